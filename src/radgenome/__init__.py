@@ -1,0 +1,8 @@
+"""radgenome: build RadGenome-Chest CT-style grounded vision-language datasets."""
+
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("radgenome")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree without install
+    __version__ = "0.0.0+unknown"

@@ -1,0 +1,1 @@
+"""Corpus: reports and metadata tables, volume I/O, CT-RATE layout discovery."""

@@ -1,0 +1,1 @@
+"""Dataset records and writers (RadGenome CSVs, Parquet)."""

@@ -1,0 +1,1 @@
+"""Text engine: sections, sentences, grounding, findings, disorders and labels."""
