@@ -1,0 +1,347 @@
+"""Read chest CTs (NIfTI or DICOM series) into :class:`CTVolume`: HU, canonical RAS, provenance.
+
+* NIfTI ``.nii.gz`` is decompressed with isal (``isal.igzip``, several times faster than zlib) and parsed
+  with ``nibabel.Nifti1Image.from_bytes``; nibabel's own opener would go through the standard ``gzip`` module
+  (or ``indexed_gzip``). Scaling (``scl_slope``/``scl_inter``) is applied in float32, not float64.
+* DICOM folders go through :mod:`radgenome.corpus.dicom`.
+* HU: a NIfTI whose header carries a scaling, or whose intensities already look like HU, is never rescaled
+  again; raw stored values get the CT-RATE metadata row's slope/intercept (or the standard 1/-1024 with a
+  warning when no row is given). What was done is recorded in ``CTVolume.meta["hu"]``.
+* Orientation: the array is reoriented to the closest canonical RAS (``nibabel.orientations``); the input's
+  own affine and shape are kept so masks can be written back exactly (:func:`from_canonical`).
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import zlib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from radgenome.corpus.dicom import DicomSeriesError, SeriesPolicy, looks_like_dicom_dir, read_dicom_series
+from radgenome.corpus.metadata import MetadataRow, classify_intensities, volume_stem
+from radgenome.segment.base import CTVolume
+
+MIN_VOXELS_PER_AXIS = 16
+ANISOTROPY_WARN = 10.0
+ANISOTROPY_ERROR = 25.0
+_RAS = np.array([[0, 1], [1, 1], [2, 1]], dtype=float)
+
+
+class VolumeReadError(ValueError):
+    """An input that cannot be read as a chest CT; the message names the file and the problem."""
+
+
+# --------------------------------------------------------------------------- orientation
+def canonical_ornt(affine: np.ndarray) -> np.ndarray:
+    """nibabel orientation (axis, flip) taking the input array to the closest canonical RAS."""
+    from nibabel.orientations import io_orientation
+
+    return io_orientation(affine)
+
+
+def to_canonical(array: np.ndarray, affine: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Reorient ``array`` (first 3 axes) to closest-canonical RAS; returns (array, RAS affine)."""
+    from nibabel.orientations import apply_orientation, inv_ornt_aff
+
+    ornt = canonical_ornt(affine)
+    if np.array_equal(ornt, _RAS):
+        return array, affine.copy()
+    out = apply_orientation(array, ornt)
+    new_affine = affine @ inv_ornt_aff(ornt, array.shape[:3])
+    return out, new_affine
+
+
+def from_canonical(array: np.ndarray, original_affine: np.ndarray) -> np.ndarray:
+    """Inverse of :func:`to_canonical`: put a canonical-grid array back on the input's own array order."""
+    from nibabel.orientations import apply_orientation, ornt_transform
+
+    ornt = canonical_ornt(original_affine)
+    if np.array_equal(ornt, _RAS):
+        return array
+    back = ornt_transform(_RAS, ornt)
+    return np.ascontiguousarray(apply_orientation(array, back))
+
+
+# --------------------------------------------------------------------------- NIfTI
+def _stem(path: Path) -> str:
+    return volume_stem(path.name)
+
+
+def read_nifti_image(path: str | Path) -> Any:
+    """Load a NIfTI-1/2 image, decompressing gzip with isal. Raises :class:`VolumeReadError`."""
+    import nibabel as nib
+    from isal import igzip
+
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise VolumeReadError(f"{path}: cannot read file ({exc})") from exc
+    if not raw:
+        raise VolumeReadError(f"{path}: empty file")
+    if raw[:2] == b"\x1f\x8b":
+        try:
+            raw = igzip.decompress(raw)
+        except (OSError, EOFError, ValueError, zlib.error) as exc:
+            raise VolumeReadError(f"{path}: truncated or corrupt gzip data ({exc})") from exc
+        except Exception as exc:  # isal_zlib.error is not a zlib.error subclass
+            raise VolumeReadError(f"{path}: truncated or corrupt gzip data ({exc})") from exc
+    elif path.name.endswith(".gz"):
+        raise VolumeReadError(f"{path}: named .gz but is not gzip data")
+    errors: list[str] = []
+    for cls in (nib.Nifti1Image, nib.Nifti2Image):
+        try:
+            img = cls.from_bytes(raw)
+        except Exception as exc:  # nibabel raises HeaderDataError, ImageFileError, ValueError, ...
+            errors.append(f"{cls.__name__}: {exc}")
+            continue
+        expected = int(np.prod(img.shape)) * img.get_data_dtype().itemsize
+        offset = int(img.dataobj.offset)
+        if len(raw) < offset + expected:
+            raise VolumeReadError(
+                f"{path}: truncated NIfTI: header says {expected} data bytes, file holds {len(raw) - offset}"
+            )
+        return img
+    raise VolumeReadError(f"{path}: not a NIfTI image ({'; '.join(errors)[:300]})")
+
+
+def _nifti_array(img: Any, path: Path) -> tuple[np.ndarray, dict[str, Any]]:
+    proxy = img.dataobj
+    try:
+        data = np.asarray(proxy.get_unscaled())
+    except Exception as exc:
+        raise VolumeReadError(f"{path}: cannot read voxel data ({exc})") from exc
+    slope = float(proxy.slope) if proxy.slope is not None else 1.0
+    inter = float(proxy.inter) if proxy.inter is not None else 0.0
+    if not math.isfinite(slope) or slope == 0:
+        slope = 1.0
+    if not math.isfinite(inter):
+        inter = 0.0
+    scaled = slope != 1.0 or inter != 0.0
+    if scaled:
+        data = data.astype(np.float32) * np.float32(slope) + np.float32(inter)
+    return data, {
+        "scl_slope": slope,
+        "scl_inter": inter,
+        "header_scaled": scaled,
+        "dtype": str(img.get_data_dtype()),
+    }
+
+
+# --------------------------------------------------------------------------- checks
+def _squeeze_to_3d(data: np.ndarray, path: Path) -> np.ndarray:
+    if data.ndim == 3:
+        return data
+    if data.ndim > 3 and all(s == 1 for s in data.shape[3:]):
+        return data.reshape(data.shape[:3])
+    if data.ndim < 3:
+        raise VolumeReadError(f"{path}: {data.ndim}-D image {data.shape}; a CT volume must be 3-D")
+    raise VolumeReadError(f"{path}: {data.ndim}-D image {data.shape}; only 3-D CT volumes are supported")
+
+
+def _check_values(data: np.ndarray, path: Path, min_voxels: int) -> None:
+    if any(s < min_voxels for s in data.shape):
+        raise VolumeReadError(
+            f"{path}: tiny volume {tuple(data.shape)}: fewer than {min_voxels} voxels along an axis"
+        )
+    if data.dtype.kind == "f":
+        finite = np.isfinite(data)
+        if not finite.all():
+            bad = int(data.size - np.count_nonzero(finite))
+            raise VolumeReadError(f"{path}: {bad} NaN/inf voxel(s)")
+    if data.dtype.kind not in "iuf":
+        raise VolumeReadError(f"{path}: unsupported voxel type {data.dtype}")
+    lo, hi = data.min(), data.max()
+    if lo == hi:
+        raise VolumeReadError(f"{path}: constant volume (every voxel = {float(lo):g})")
+
+
+def _check_geometry(affine: np.ndarray, path: Path, warnings: list[str]) -> None:
+    if not np.all(np.isfinite(affine)):
+        raise VolumeReadError(f"{path}: affine has NaN/inf entries")
+    zooms = np.sqrt((affine[:3, :3] ** 2).sum(axis=0))
+    if np.any(zooms <= 1e-6) or abs(np.linalg.det(affine[:3, :3])) < 1e-9:
+        raise VolumeReadError(f"{path}: degenerate affine (voxel sizes {zooms.round(4).tolist()})")
+    ratio = float(zooms.max() / zooms.min())
+    if ratio > ANISOTROPY_ERROR:
+        raise VolumeReadError(
+            f"{path}: extreme anisotropy {ratio:.1f}:1 (voxel sizes {zooms.round(3).tolist()} mm; "
+            f"error above {ANISOTROPY_ERROR:g}:1)"
+        )
+    if ratio > ANISOTROPY_WARN:
+        warnings.append(
+            f"strong anisotropy {ratio:.1f}:1 (voxel sizes {zooms.round(3).tolist()} mm; warned above "
+            f"{ANISOTROPY_WARN:g}:1)"
+        )
+
+
+# --------------------------------------------------------------------------- HU
+def _to_hu(
+    data: np.ndarray, path: Path, header_scaled: bool, row: MetadataRow | None, meta: dict[str, Any]
+) -> np.ndarray:
+    report = classify_intensities(data)
+    hu: dict[str, Any] = {"intensities": report.describe(), "detected": report.kind}
+    meta["hu"] = hu
+    if header_scaled and report.kind == "hu":
+        source = (
+            "DICOM RescaleSlope/Intercept" if meta.get("format") == "dicom" else "header scl_slope/scl_inter"
+        )
+        hu["action"] = f"none: {source} already gave HU"
+        if row is not None:
+            hu["metadata"] = "ignored: volume already in HU"
+        return data
+    if report.kind == "hu":
+        hu["action"] = "none: intensities already in HU"
+        if row is not None:
+            hu["metadata"] = "ignored: volume already in HU (never rescaled twice)"
+        return data
+    if report.kind == "raw":
+        if row is not None and row.rescale_slope is not None and row.rescale_intercept is not None:
+            slope, inter = row.rescale_slope, row.rescale_intercept
+            hu["action"] = f"rescaled with metadata slope {slope:g}, intercept {inter:g}"
+        else:
+            slope, inter = 1.0, -1024.0
+            hu["action"] = "rescaled with the standard CT slope 1, intercept -1024 (no metadata row)"
+            meta.setdefault("warnings", []).append(
+                "raw stored values without a metadata row: assumed slope 1, intercept -1024"
+            )
+        out = _rescale(data, slope, inter)
+        check = classify_intensities(out)
+        if check.kind != "hu":
+            raise VolumeReadError(
+                f"{path}: after rescaling ({hu['action']}) the intensities still do not look like CT HU "
+                f"({check.describe()})"
+            )
+        return out
+    raise VolumeReadError(
+        f"{path}: intensity range does not look like CT (neither HU nor raw stored values; MR-like?): "
+        f"{report.describe()}"
+    )
+
+
+def _rescale(data: np.ndarray, slope: float, inter: float) -> np.ndarray:
+    if float(slope).is_integer() and float(inter).is_integer() and data.dtype.kind in "iu":
+        out = data.astype(np.int32) * int(slope) + int(inter)
+        if out.min() >= -32768 and out.max() <= 32767:
+            return out.astype(np.int16)
+        return out.astype(np.float32)
+    return (data.astype(np.float32) * np.float32(slope) + np.float32(inter)).astype(np.float32)
+
+
+def _compact(data: np.ndarray) -> np.ndarray:
+    """int16 when the values are integral and fit, else float32."""
+    if data.dtype == np.int16 or data.dtype == np.float32:
+        return data
+    if data.dtype.kind in "iu":
+        if data.min() >= -32768 and data.max() <= 32767:
+            return data.astype(np.int16)
+        return data.astype(np.float32)
+    return data.astype(np.float32)
+
+
+def _apply_metadata_spacing(affine: np.ndarray, row: MetadataRow | None, meta: dict[str, Any]) -> np.ndarray:
+    if row is None or row.xy_spacing is None or row.z_spacing is None:
+        return affine
+    zooms = np.sqrt((affine[:3, :3] ** 2).sum(axis=0))
+    want = np.array([row.xy_spacing[0], row.xy_spacing[1], row.z_spacing], dtype=float)
+    if np.allclose(zooms, want, rtol=0.01):
+        return affine
+    if np.allclose(zooms, 1.0):
+        fixed = affine.copy()
+        fixed[:3, :3] = affine[:3, :3] / zooms * want
+        meta["spacing"] = f"header spacing unset (1,1,1); used metadata spacing {want.tolist()}"
+        return fixed
+    meta.setdefault("warnings", []).append(
+        f"header voxel size {zooms.round(3).tolist()} differs from metadata {want.tolist()}; kept the header"
+    )
+    return affine
+
+
+# --------------------------------------------------------------------------- entry point
+def read_ct(
+    path: str | Path,
+    metadata_row: MetadataRow | None = None,
+    *,
+    min_voxels: int = MIN_VOXELS_PER_AXIS,
+    dicom_series: SeriesPolicy = "error",
+) -> CTVolume:
+    """Read a CT (``.nii``/``.nii.gz`` file or DICOM series folder) as HU on a canonical RAS grid.
+
+    ``metadata_row`` (CT-RATE metadata) is applied only when the volume holds raw stored values.
+    ``min_voxels``: smaller extents along any axis are rejected as a tiny volume (lower it for slabs).
+    ``dicom_series``: ``"error"`` on a folder with several series, or ``"largest"`` (pick one, warn).
+    Raises :class:`VolumeReadError` naming the file and the problem.
+    """
+    path = Path(path)
+    meta: dict[str, Any] = {"warnings": []}
+    if path.is_dir():
+        if not looks_like_dicom_dir(path):
+            raise VolumeReadError(f"{path}: folder holds no DICOM files")
+        try:
+            series = read_dicom_series(path, series=dicom_series)
+        except DicomSeriesError as exc:
+            raise VolumeReadError(str(exc)) from exc
+        data, affine = series.array, series.affine
+        meta.update(series.meta)
+        meta["warnings"].extend(series.warnings)
+        case_id = path.name
+        header_scaled = True  # DICOM rescale slope/intercept already applied per slice
+        if metadata_row is not None:
+            meta["metadata"] = "ignored for DICOM: RescaleSlope/Intercept come from the slices"
+            metadata_row = None
+    else:
+        if not path.exists():
+            raise VolumeReadError(f"{path}: no such file")
+        img = read_nifti_image(path)
+        data, info = _nifti_array(img, path)
+        meta.update({"format": "nifti", **info})
+        header_scaled = bool(info["header_scaled"])
+        affine = np.asarray(img.affine, dtype=np.float64)
+        case_id = _stem(path)
+        data = _squeeze_to_3d(data, path)
+        affine = _apply_metadata_spacing(affine, metadata_row, meta)
+
+    data = _squeeze_to_3d(data, path)
+    _check_values(data, path, min_voxels)
+    _check_geometry(affine, path, meta["warnings"])
+    original_shape = tuple(int(s) for s in data.shape)
+    hu = _compact(_to_hu(data, path, header_scaled, metadata_row, meta))
+    canon, canon_affine = to_canonical(hu, affine)
+    meta["orientation_in"] = "".join(_axcodes(affine))
+    return CTVolume(
+        case_id=case_id,
+        hu=np.ascontiguousarray(canon),
+        affine=canon_affine,
+        source=str(path),
+        original_affine=affine,
+        original_shape=original_shape,
+        meta=meta,
+    )
+
+
+def _axcodes(affine: np.ndarray) -> tuple[str, ...]:
+    from nibabel.orientations import aff2axcodes
+
+    return tuple(str(c) for c in aff2axcodes(affine))
+
+
+def is_nifti_path(path: Path) -> bool:
+    return path.is_file() and (path.name.endswith(".nii.gz") or path.name.endswith(".nii"))
+
+
+def nifti_bytes(array: np.ndarray, affine: np.ndarray) -> bytes:
+    """Uncompressed NIfTI-1 bytes of ``array`` (helper for writers that compress themselves)."""
+    import nibabel as nib
+
+    img = nib.Nifti1Image(array, affine)
+    img.header.set_xyzt_units("mm")
+    img.set_qform(affine, code=1)
+    img.set_sform(affine, code=1)
+    buf = io.BytesIO()
+    file_map = img.make_file_map({"image": buf, "header": buf})
+    img.to_file_map(file_map)
+    return buf.getvalue()
