@@ -1,0 +1,65 @@
+"""On-disk answer cache: one JSON file per key, written atomically (temp file + ``os.replace``).
+
+The key is the sha256 of (model, prompt version, input text); files are ``cache_dir/<2 hex>/<key>.json``.
+Concurrent threads or processes writing the same key are safe: each writes its own temp file and the rename
+is atomic, so a reader sees either no file or a complete one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+__all__ = ["AnswerCache", "cache_key"]
+
+
+def cache_key(model: str, prompt_version: str, text: str) -> str:
+    payload = json.dumps([model, prompt_version, text], ensure_ascii=False)
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+class AnswerCache:
+    """Maps (model, prompt version, text) to the raw answer content the model gave."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    def _path(self, key: str) -> Path:
+        return self.root / key[:2] / f"{key}.json"
+
+    def get(self, model: str, prompt_version: str, text: str) -> str | None:
+        path = self._path(cache_key(model, prompt_version, text))
+        try:
+            entry = json.loads(path.read_text("utf-8"))
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        except (OSError, ValueError):
+            return None  # unreadable or corrupt entry: treat as a miss, it is rewritten on the next answer
+        if (
+            entry.get("model") != model
+            or entry.get("prompt_version") != prompt_version
+            or entry.get("text") != text
+        ):
+            return None  # a hash collision or a foreign file
+        content = entry.get("content")
+        return content if isinstance(content, str) else None
+
+    def put(self, model: str, prompt_version: str, text: str, content: str) -> None:
+        key = cache_key(model, prompt_version, text)
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        entry = {"model": model, "prompt_version": prompt_version, "text": text, "content": content}
+        fd, tmp = tempfile.mkstemp(prefix=f".{key[:8]}.", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump(entry, fh, ensure_ascii=False)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self.root.glob("??/*.json")) if self.root.exists() else 0
