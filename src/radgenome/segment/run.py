@@ -1,0 +1,231 @@
+"""``radgenome segment``: discover inputs, segment each case (in worker processes), write §1.2 outputs.
+
+One bad input never stops the others: each case ends ``done``, ``skipped`` (outputs already there, no
+``--force``) or ``failed`` with its reason. Exit status: 0 all good, 3 some case failed, 1 fatal (backend
+unavailable, nothing to do).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from radgenome.corpus.dicom import looks_like_dicom_dir
+from radgenome.corpus.metadata import MetadataRow, read_metadata, volume_stem
+from radgenome.segment.base import BackendUnavailableError, SegmentationError, Segmenter
+
+EXIT_OK = 0
+EXIT_FATAL = 1
+EXIT_SOME_FAILED = 3
+
+Status = Literal["done", "skipped", "failed"]
+
+
+@dataclass(frozen=True)
+class InputCase:
+    path: Path
+    stem: str
+    kind: Literal["nifti", "dicom"]
+
+
+@dataclass
+class CaseResult:
+    case: str
+    status: Status
+    message: str = ""
+    seconds: float = 0.0
+    outputs: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class SegmentJob:
+    backend: str
+    options: dict[str, Any]
+    out_dir: Path
+    space: Literal["native", "sat"] = "native"
+    force: bool = False
+    min_voxels: int = 16
+    dicom_series: Literal["error", "largest"] = "error"
+    layout: bool = False
+    """Also write RadGenome's seg_<stem>/ mask layout next to the label map."""
+
+
+def _is_nifti(p: Path) -> bool:
+    return p.is_file() and (p.name.endswith(".nii.gz") or p.name.endswith(".nii"))
+
+
+def discover_inputs(paths: list[Path]) -> tuple[list[InputCase], list[CaseResult]]:
+    """NIfTI files, folders of them (searched recursively) and DICOM series folders -> cases.
+
+    Returns (cases, problems): a path that yields nothing, or a stem seen twice, is a failed case.
+    """
+    cases: list[InputCase] = []
+    problems: list[CaseResult] = []
+    for raw in paths:
+        p = Path(raw)
+        if _is_nifti(p):
+            cases.append(InputCase(p, volume_stem(p.name), "nifti"))
+        elif p.is_dir():
+            found: list[InputCase] = []
+            for root, dirs, files in os.walk(p):
+                dirs.sort()
+                rp = Path(root)
+                for name in sorted(files):
+                    fp = rp / name
+                    if _is_nifti(fp):
+                        found.append(InputCase(fp, volume_stem(name), "nifti"))
+                if looks_like_dicom_dir(rp):
+                    found.append(InputCase(rp, rp.name, "dicom"))
+            if not found:
+                problems.append(CaseResult(str(p), "failed", "no NIfTI files or DICOM series found"))
+            cases.extend(found)
+        elif p.exists():
+            problems.append(CaseResult(str(p), "failed", "not a .nii/.nii.gz file or a folder"))
+        else:
+            problems.append(CaseResult(str(p), "failed", "no such file or folder"))
+    seen: dict[str, Path] = {}
+    unique: list[InputCase] = []
+    for c in cases:
+        if c.stem in seen:
+            problems.append(
+                CaseResult(
+                    str(c.path),
+                    "failed",
+                    f"stem {c.stem!r} already used by {seen[c.stem]} (outputs would collide)",
+                )
+            )
+            continue
+        seen[c.stem] = c.path
+        unique.append(c)
+    return unique, problems
+
+
+_SEGMENTERS: dict[tuple[str, str], Segmenter] = {}
+
+
+def _segmenter(job: SegmentJob) -> Segmenter:
+    from radgenome.segment.registry import get_segmenter
+
+    key = (job.backend, repr(sorted(job.options.items())))
+    if key not in _SEGMENTERS:
+        _SEGMENTERS[key] = get_segmenter(job.backend, **job.options)
+    return _SEGMENTERS[key]
+
+
+def segment_case(job: SegmentJob, case: InputCase, row: MetadataRow | None = None) -> CaseResult:
+    """Read, segment and write one case; never raises for a bad case."""
+    from radgenome.corpus.volume import VolumeReadError, read_ct
+    from radgenome.segment.io import SegmentationContractError, output_paths, write_segmentation
+
+    t0 = time.perf_counter()
+    nii, side = output_paths(job.out_dir, case.stem)
+    if not job.force and nii.exists() and side.exists():
+        return CaseResult(
+            case.stem, "skipped", "outputs exist (use --force to redo)", 0.0, [str(nii), str(side)]
+        )
+    try:
+        volume = read_ct(case.path, row, min_voxels=job.min_voxels, dicom_series=job.dicom_series)
+        seg = _segmenter(job).segment(volume)
+        nii, side = write_segmentation(seg, volume, job.out_dir, space=job.space, stem=case.stem)
+        outputs = [str(nii), str(side)]
+        if job.layout:
+            from radgenome.segment.io import read_segmentation
+            from radgenome.segment.satspace import write_radgenome_layout
+
+            labelmap, affine, labels, _ = read_segmentation(nii)
+            write_radgenome_layout(labelmap, affine, labels, job.out_dir / f"seg_{case.stem}")
+            outputs.append(str(job.out_dir / f"seg_{case.stem}"))
+    except (VolumeReadError, SegmentationError, SegmentationContractError, BackendUnavailableError) as exc:
+        return CaseResult(case.stem, "failed", str(exc), time.perf_counter() - t0)
+    except (OSError, ValueError, MemoryError) as exc:
+        return CaseResult(case.stem, "failed", f"{exc.__class__.__name__}: {exc}", time.perf_counter() - t0)
+    n = len(seg.labels)
+    return CaseResult(case.stem, "done", f"{n} structures", time.perf_counter() - t0, outputs)
+
+
+def run_segment(
+    inputs: list[Path],
+    out_dir: Path,
+    *,
+    backend: str = "classical",
+    options: dict[str, Any] | None = None,
+    space: Literal["native", "sat"] = "native",
+    workers: int = 1,
+    metadata: Path | None = None,
+    force: bool = False,
+    min_voxels: int = 16,
+    dicom_series: Literal["error", "largest"] = "error",
+    layout: bool = False,
+    progress: bool = True,
+) -> int:
+    """The ``radgenome segment`` command; returns the exit status."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.table import Table
+
+    console = Console(stderr=True)
+    job = SegmentJob(
+        backend, dict(options or {}), Path(out_dir), space, force, min_voxels, dicom_series, layout
+    )
+    try:
+        _segmenter(job)  # fail fast when the backend cannot run at all
+    except (BackendUnavailableError, ValueError, TypeError) as exc:
+        console.print(f"[red]fatal:[/red] {exc}")
+        return EXIT_FATAL
+    rows: dict[str, MetadataRow] = {}
+    if metadata is not None:
+        try:
+            rows = read_metadata(metadata)
+        except (OSError, ValueError) as exc:
+            console.print(f"[red]fatal:[/red] metadata: {exc}")
+            return EXIT_FATAL
+    cases, results = discover_inputs(list(inputs))
+    if not cases and not results:
+        console.print("[red]fatal:[/red] no inputs")
+        return EXIT_FATAL
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    columns = (
+        TextColumn("segment"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.description}"),
+    )
+    with Progress(*columns, console=console, disable=not progress, transient=False) as bar:
+        task = bar.add_task("", total=len(cases))
+        if workers <= 1 or len(cases) <= 1:
+            for case in cases:
+                bar.update(task, description=case.stem)
+                results.append(segment_case(job, case, rows.get(case.stem)))
+                bar.advance(task)
+        else:
+            with ProcessPoolExecutor(max_workers=workers) as pool:
+                pending: dict[Future[CaseResult], InputCase] = {
+                    pool.submit(segment_case, job, c, rows.get(c.stem)): c for c in cases
+                }
+                while pending:
+                    done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                    for fut in done:
+                        case = pending.pop(fut)
+                        try:
+                            results.append(fut.result())
+                        except Exception as exc:  # a worker died (e.g. killed for memory)
+                            results.append(CaseResult(case.stem, "failed", f"worker crashed: {exc!r}"))
+                        bar.update(task, description=case.stem)
+                        bar.advance(task)
+    failed = [r for r in results if r.status == "failed"]
+    counts = {s: sum(1 for r in results if r.status == s) for s in ("done", "skipped", "failed")}
+    console.print(
+        f"segment: {counts['done']} done, {counts['skipped']} skipped, {counts['failed']} failed -> {out_dir}"
+    )
+    if failed:
+        table = Table("case", "reason", title="failed cases", show_lines=False)
+        for r in failed:
+            table.add_row(r.case, r.message)
+        console.print(table)
+        return EXIT_SOME_FAILED
+    return EXIT_OK
