@@ -50,7 +50,9 @@ def eval_grounding(
 
 @eval_app.command("labels")
 def eval_labels(
-    gold: Annotated[Path, typer.Argument(help="Gold labels CSV (18 CT-RATE label columns; report_text or VolumeName).")],
+    gold: Annotated[
+        Path, typer.Argument(help="Gold labels CSV (18 CT-RATE label columns; report_text or VolumeName).")
+    ],
     pred: Annotated[
         Path | None, typer.Argument(help="Predicted abnormality_labels CSV (omit to label the gold's report_text).")
     ] = None,
