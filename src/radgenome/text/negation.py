@@ -97,8 +97,9 @@ def _scopes(sentence: str) -> _Scopes:
             seg_has_verb = False
         elif kind != "pseudo":
             cues.append((kind, m.start(), m.end()))
-            if kind.startswith("post"):
-                seg_has_verb = True
+            # a post cue carries its own verb; after a pre cue, only a later verb closes the clause
+            # ("There were no sized and configured nodes": the "were" before "no" does not)
+            seg_has_verb = kind.startswith("post")
     n = len(sentence)
     negated: list[tuple[int, int]] = []
     uncertain: list[tuple[int, int]] = []
