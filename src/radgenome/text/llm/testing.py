@@ -34,9 +34,7 @@ class Reply:
     """Sleep before answering (longer than the client timeout simulates a timeout)."""
 
     @classmethod
-    def answer(
-        cls, nodes: Iterable[str], findings: Iterable[dict[str, Any]] = (), delay_s: float = 0.0
-    ) -> Reply:
+    def answer(cls, nodes: Iterable[str], findings: Iterable[dict[str, Any]] = (), delay_s: float = 0.0) -> Reply:
         return cls(content=answer_json(nodes, findings), delay_s=delay_s)
 
     @classmethod
@@ -146,9 +144,7 @@ class ScriptedServer:
                     if pause:
                         time.sleep(pause)
                     if reply.status != 200:
-                        err = {
-                            "error": {"message": f"scripted {reply.status}", "type": "scripted", "code": None}
-                        }
+                        err = {"error": {"message": f"scripted {reply.status}", "type": "scripted", "code": None}}
                         self._send(reply.status, err, reply.headers)
                         return
                     payload = {
@@ -175,7 +171,9 @@ class ScriptedServer:
         httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         httpd.daemon_threads = True
         self._httpd = httpd
-        self._thread = threading.Thread(target=httpd.serve_forever, name="scripted-llm-server", daemon=True)
+        self._thread = threading.Thread(
+            target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="scripted-llm-server", daemon=True
+        )
         self._thread.start()
         return self
 

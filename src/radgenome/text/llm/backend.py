@@ -1,0 +1,297 @@
+"""The LLM text backend: refines the rules' :class:`ReportAnalysis` with an OpenAI-compatible model.
+
+Sentence splitting, spans, measurements, labels and disorders stay the rules'; the model re-grounds sentences
+and re-extracts their findings. ``mode="llm"`` sends every findings/impressions sentence, ``mode="hybrid"``
+only those the rules ground with ``grounding_confidence < confidence_threshold``, to ``others`` or to nothing.
+Identical sentence texts (very common across CT reports) are asked once per run; answers are cached on disk.
+
+Per sentence, ``Sentence.backend`` says whose result it carries: ``llm`` (the model's answer was applied) or
+``rules`` (not sent, or fell back). A fallback keeps the rules' result and adds one flag:
+``llm_invalid_json``, ``llm_schema_violation`` (unknown node, missing field, ...) or ``llm_failed`` (HTTP
+error, timeouts after all retries, deadline). ``llm_size_unmatched`` marks a finding size the model wrote that
+is not among the sentence's measurements (the finding keeps no measurement).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable, Sequence
+
+from radgenome import __version__
+from radgenome.anatomy import load_hierarchy
+from radgenome.text.llm.cache import AnswerCache
+from radgenome.text.llm.client import CallResult, ChatClient
+from radgenome.text.llm.prompts import build_messages, load_prompt
+from radgenome.text.llm.schema import OTHERS, AnswerError, FindingAnswer, SentenceAnswerBase, parse_answer
+from radgenome.text.llm.settings import LLMSettings
+from radgenome.text.llm.stats import LLMStats
+from radgenome.text.measure import parse_measurements
+from radgenome.text.model import Finding, Measurement, Polarity, ReportAnalysis, Section, Sentence
+
+__all__ = [
+    "FLAG_FAILED",
+    "FLAG_INVALID_JSON",
+    "FLAG_SCHEMA_VIOLATION",
+    "FLAG_SIZE_UNMATCHED",
+    "LLMBackend",
+    "Progress",
+]
+
+FLAG_INVALID_JSON = "llm_invalid_json"
+FLAG_SCHEMA_VIOLATION = "llm_schema_violation"
+FLAG_FAILED = "llm_failed"
+FLAG_SIZE_UNMATCHED = "llm_size_unmatched"
+
+GROUNDED_SECTIONS = frozenset({Section.FINDINGS, Section.IMPRESSIONS})
+DISAGREE_CONFIDENCE = 0.5
+"""``grounding_confidence`` of a model-grounded sentence whose nodes differ from the rules' (1.0 when equal):
+the model gives no calibrated confidence, two methods agreeing is the evidence we have."""
+
+Progress = Callable[[int, int], None]
+"""``progress(done, total)`` over the distinct sentence texts of one ``refine_many`` call."""
+
+
+def _norm(text: str) -> str:
+    return " ".join(text.split())
+
+
+class _Outcome:
+    """What happened to one distinct sentence text: an answer or a fallback flag."""
+
+    __slots__ = ("answer", "detail", "flag")
+
+    def __init__(self, answer: SentenceAnswerBase | None = None, flag: str | None = None, detail: str = "") -> None:
+        self.answer = answer
+        self.flag = flag
+        self.detail = detail
+
+
+class LLMBackend:
+    """Refines rules analyses with a model; see the module docstring."""
+
+    def __init__(
+        self, settings: LLMSettings, *, client: ChatClient | None = None, cache: AnswerCache | None = None
+    ) -> None:
+        self.settings = settings
+        self.stats = client.stats if client is not None else LLMStats()
+        self._client = client
+        if cache is not None:
+            self.cache: AnswerCache | None = cache
+        else:
+            self.cache = AnswerCache(settings.cache_dir) if settings.cache_dir is not None else None
+        self.prompt = load_prompt()
+        self._hierarchy = load_hierarchy()
+
+    # ------------------------------------------------------------------ identity
+    @property
+    def name(self) -> str:
+        return self.settings.mode
+
+    @property
+    def version(self) -> str:
+        return f"{__version__}+{self.prompt.version}"
+
+    @property
+    def prompt_version(self) -> str:
+        return self.prompt.version
+
+    def provenance(self) -> dict[str, str]:
+        """Row provenance for the output tables: backend, version, model, prompt version, server."""
+        return {
+            "backend": self.name,
+            "version": self.version,
+            "model": self.settings.model,
+            "prompt_version": self.prompt.version,
+            "base_url": self.settings.base_url,
+        }
+
+    @property
+    def client(self) -> ChatClient:
+        if self._client is None:
+            self._client = ChatClient(self.settings, stats=self.stats)
+        return self._client
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+
+    # ------------------------------------------------------------------ selection
+    def needs_model(self, sentence: Sentence) -> bool:
+        """Whether this sentence goes to the model in the configured mode."""
+        if sentence.section not in GROUNDED_SECTIONS or not sentence.text.strip():
+            return False
+        if self.settings.mode == "llm":
+            return True
+        nodes = set(sentence.nodes)
+        return not nodes or nodes == {OTHERS} or sentence.grounding_confidence < self.settings.confidence_threshold
+
+    # ------------------------------------------------------------------ refine
+    def refine(self, analysis: ReportAnalysis) -> ReportAnalysis:
+        return self.refine_many([analysis])[0]
+
+    def refine_many(self, analyses: Sequence[ReportAnalysis], progress: Progress | None = None) -> list[ReportAnalysis]:
+        """Refine many reports at once: all their sentences go through one concurrency-limited batch."""
+        t0 = time.perf_counter()
+        wanted: dict[str, None] = {}
+        n_sent = n_kept = 0
+        for a in analyses:
+            for s in a.sentences:
+                if self.needs_model(s):
+                    wanted[_norm(s.text)] = None
+                    n_sent += 1
+                elif s.section in GROUNDED_SECTIONS:
+                    n_kept += 1
+        self.stats.add("sentences_sent", n_sent)
+        self.stats.add("kept_rules", n_kept)
+        self.stats.add("unique_texts", len(wanted))
+
+        outcomes = self._answer(list(wanted), progress)
+
+        out: list[ReportAnalysis] = []
+        for a in analyses:
+            sentences = []
+            for s in a.sentences:
+                if not self.needs_model(s):
+                    sentences.append(s)
+                    continue
+                sentences.append(self._apply(s, outcomes[_norm(s.text)]))
+            out.append(dataclasses.replace(a, sentences=sentences, backend=self.name, version=self.version))
+        self.stats.add("elapsed_s", time.perf_counter() - t0)
+        return out
+
+    def _answer(self, texts: list[str], progress: Progress | None) -> dict[str, _Outcome]:
+        total = len(texts)
+        done = 0
+        outcomes: dict[str, _Outcome] = {}
+        model, pv = self.settings.model, self.prompt.version
+        to_ask: list[str] = []
+        for text in texts:
+            cached = self.cache.get(model, pv, text) if self.cache is not None else None
+            if cached is not None:
+                try:
+                    outcomes[text] = _Outcome(parse_answer(cached))
+                except AnswerError:
+                    to_ask.append(text)  # stale or damaged entry: ask again
+                    continue
+                self.stats.add("cache_hits")
+                done += 1
+                if progress is not None:
+                    progress(done, total)
+            else:
+                to_ask.append(text)
+        if not to_ask:
+            return outcomes
+
+        def on_done(i: int, res: CallResult) -> None:
+            nonlocal done
+            outcomes[to_ask[i]] = self._outcome(to_ask[i], res)
+            done += 1
+            if progress is not None:
+                progress(done, total)
+
+        self.client.complete_many(
+            [build_messages(t, self.prompt) for t in to_ask],
+            on_done=on_done,
+            deadline_s=self.settings.deadline_s,
+        )
+        return outcomes
+
+    def _outcome(self, text: str, res: CallResult) -> _Outcome:
+        if not res.ok:
+            return _Outcome(flag=FLAG_FAILED, detail=res.error or "")
+        try:
+            answer = parse_answer(res.content)
+        except AnswerError as exc:
+            return _Outcome(flag=exc.flag, detail=exc.detail)
+        if self.cache is not None and res.content is not None:
+            self.cache.put(self.settings.model, self.prompt.version, text, res.content)
+        return _Outcome(answer)
+
+    # ------------------------------------------------------------------ apply one answer
+    def _finest(self, nodes: Sequence[str]) -> tuple[str, ...]:
+        """De-duplicated; ``others`` dropped next to a real node; ancestors of chosen nodes dropped."""
+        uniq = list(dict.fromkeys(nodes))
+        real = [n for n in uniq if n != OTHERS]
+        if not real:
+            return (OTHERS,)
+        covered: set[str] = set()
+        for n in real:
+            covered |= self._hierarchy.ancestors(n)
+        return tuple(n for n in real if n not in covered)
+
+    def _apply(self, s: Sentence, outcome: _Outcome) -> Sentence:
+        if outcome.answer is None:
+            flag = outcome.flag or FLAG_FAILED
+            self.stats.add_fallback(flag)
+            return dataclasses.replace(s, flags=(*s.flags, flag), backend="rules")
+        answer = outcome.answer
+        nodes = self._finest(answer.nodes)
+        flags = list(s.flags)
+        measurements = s.measurements or parse_measurements(s.text)
+        findings: list[Finding] = []
+        for fa in answer.findings:
+            matched = _match_size(fa, s.text, measurements)
+            if fa.size_text and not matched and FLAG_SIZE_UNMATCHED not in flags:
+                flags.append(FLAG_SIZE_UNMATCHED)
+            findings.append(
+                Finding(
+                    phrase=fa.phrase,
+                    polarity=Polarity(fa.polarity),
+                    measurements=matched,
+                    attributes=tuple(dict.fromkeys(" ".join(a.split()).lower() for a in fa.attributes if a.strip())),
+                )
+            )
+        confidence = 1.0 if set(nodes) == set(s.nodes) else DISAGREE_CONFIDENCE
+        self.stats.add("answered")
+        return dataclasses.replace(
+            s,
+            nodes=nodes,
+            grounding_confidence=confidence,
+            findings=findings,
+            measurements=measurements,
+            flags=tuple(flags),
+            backend="llm",
+        )
+
+
+def _match_size(fa: FindingAnswer, text: str, measurements: Sequence[Measurement]) -> tuple[Measurement, ...]:
+    """The sentence's measurements the model's ``size_text`` refers to (by span, else by value)."""
+    if not fa.size_text or not measurements:
+        return ()
+    size = _norm(fa.size_text).lower()
+    low = text.lower()
+    # locate the size as written (whitespace-insensitive) and take the measurements overlapping it
+    pos = low.find(size)
+    if pos < 0:
+        pos = _norm(low).find(size)
+        if pos >= 0:  # map back through the whitespace normalisation
+            pos = _denorm_offset(low, pos)
+    if pos >= 0:
+        end = pos + len(size)
+        hit = tuple(m for m in measurements if m.start < end and pos < m.end)
+        if hit:
+            return hit
+    wanted = {round(v, 3) for m in parse_measurements(fa.size_text) for v in m.values_mm}
+    if not wanted:
+        return ()
+    return tuple(m for m in measurements if {round(v, 3) for v in m.values_mm} <= wanted)
+
+
+def _denorm_offset(text: str, norm_pos: int) -> int:
+    """Offset in ``text`` of character ``norm_pos`` of ``_norm(text)``."""
+    count = 0
+    prev_space = True  # leading whitespace is dropped by _norm
+    for i, ch in enumerate(text):
+        if ch.isspace():
+            if not prev_space:
+                if count == norm_pos:
+                    return i
+                count += 1
+            prev_space = True
+            continue
+        if count == norm_pos:
+            return i
+        count += 1
+        prev_space = False
+    return -1
