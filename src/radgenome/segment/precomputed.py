@@ -108,9 +108,7 @@ def labels_onto_volume(
     if tuple(labelmap.shape) == volume.shape and np.allclose(affine, volume.affine, atol=1e-3):
         return labelmap
     if warnings is not None:
-        warnings.append(
-            f"masks on another grid {tuple(labelmap.shape)} were resampled (nearest) onto the volume"
-        )
+        warnings.append(f"masks on another grid {tuple(labelmap.shape)} were resampled (nearest) onto the volume")
     return resample_labels(labelmap, affine, volume.shape, volume.affine)
 
 
@@ -154,10 +152,7 @@ def build_segmentation(
         lut[int(old)] = new_id[name]
     dtype = np.uint8 if len(names) < 256 else np.uint16
     labelmap = lut[imported.labelmap.astype(np.intp, copy=False)].astype(dtype)
-    info = {
-        name: StructureInfo(method=method, confidence=confidence, extra=not is_mask_name(name))
-        for name in names
-    }
+    info = {name: StructureInfo(method=method, confidence=confidence, extra=not is_mask_name(name)) for name in names}
     return Segmentation(
         labelmap=labelmap,
         labels={i: n for n, i in new_id.items()},
@@ -216,12 +211,11 @@ def import_mask_folder(
         by_name.setdefault(name, []).append(files[raw_names[i]])
     keep, skipped = _finest(sorted(by_name))
     if skipped:
-        warnings.append(
-            f"skipped {len(skipped)} union mask(s) with finer masks present: {', '.join(skipped)}"
-        )
+        warnings.append(f"skipped {len(skipped)} union mask(s) with finer masks present: {', '.join(skipped)}")
     masks: list[tuple[int, str, np.ndarray]] = []
     ref_shape: tuple[int, ...] | None = None
     ref_affine: np.ndarray | None = None
+    empty: list[str] = []
     for name in keep:
         union: np.ndarray | None = None
         for path in by_name[name]:
@@ -237,8 +231,13 @@ def import_mask_folder(
             m = data > threshold
             union = m if union is None else (union | m)
         assert union is not None
-        masks.append((int(union.sum()), name, union))
+        if union.any():
+            masks.append((int(union.sum()), name, union))
+        else:
+            empty.append(name)
     assert ref_shape is not None and ref_affine is not None
+    if empty:
+        warnings.append(f"{len(empty)} empty mask file(s) ignored: {', '.join(empty[:20])}")
     labels: dict[int, str] = {}
     grid = np.zeros(ref_shape, dtype=np.uint16)
     overlap = 0
@@ -326,8 +325,7 @@ class PrecomputedSegmenter:
         if c.is_dir() and mask_files(c):
             return "mask-folder", c
         raise SegmentationError(
-            f"{stem}: no precomputed segmentation in {self.source_dir} (looked for "
-            f"seg_{stem}/, {stem}.nii.gz, {stem}/)"
+            f"{stem}: no precomputed segmentation in {self.source_dir} (looked for seg_{stem}/, {stem}.nii.gz, {stem}/)"
         )
 
     def segment(self, volume: CTVolume) -> Segmentation:
