@@ -28,6 +28,7 @@ CASES: list[tuple[str, list[tuple[str, tuple[float, ...], str, float]]]] = [
     ("mass of 15x12x10mm", [("15x12x10mm", (15, 12, 10), "mm", 15)]),
     ("several 6-7 mm nodules", [("6-7 mm", (6, 7), "mm", 7)]),
     ("several 6 to 8 mm nodules", [("6 to 8 mm", (6, 8), "mm", 8)]),
+    ("nodules between 5 and 7 mm", [("5 and 7 mm", (5, 7), "mm", 7)]),
     ("lymph nodes up to 5 mm", [("5 mm", (5,), "mm", 5)]),
     ("nodules of 5 mm and 7 mm", [("5 mm", (5,), "mm", 5), ("7 mm", (7,), "mm", 7)]),
     ("a nodule measuring 12 mm in diameter", [("12 mm", (12,), "mm", 12)]),

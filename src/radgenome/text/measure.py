@@ -6,7 +6,7 @@
   ``1 cm``, ``2.5cm``, ``5-mm``, ``4 millimeters``, ``2 centimetres``, ``19x16 mmm`` (a doubled ``m`` typo);
 - dimensions: ``6x4 mm``, ``6 x 4 mm``, ``6*4 mm``, ``6×4 mm``, ``1.5x2x3 cm``, ``15x12x10mm``,
   ``6 mm x 4 mm``;
-- ranges: ``6-7 mm``, ``2-2.5 cm``, ``6 to 8 mm`` → ``values=(6, 7)``, ``largest_mm=7``;
+- ranges: ``6-7 mm``, ``2-2.5 cm``, ``6 to 8 mm``, ``between 6 and 7 mm`` → ``values=(6, 7)``, ``largest_mm=7``;
 - numbers before ``millimetric``: ``1-2 millimetric nodules`` → ``1-2`` mm (bare ``millimetric`` and
   ``subcentimetric`` carry no number and are *not* measurements);
 - enumerations sharing one unit: ``10 and 3.5 mm``, ``4, 5 and 7 mm`` → one measurement per number (the
@@ -49,6 +49,7 @@ _NUMBER = re.compile(_NUM)
 _CANNOT_ENUMERATE = re.compile(
     r"(?:images?|series|serial|sections?|slices?|level|grade|no\.?|number)\s*$", re.IGNORECASE
 )
+_BETWEEN = re.compile(r"\bbetween\s+$", re.IGNORECASE)
 _QUICK = re.compile(r"\d\s*-?\s*(?:[mc]m|millim|centim)", re.IGNORECASE)
 
 
@@ -87,6 +88,10 @@ def parse_measurements(sentence: str) -> tuple[Measurement, ...]:
     for m in _PATTERN.finditer(sentence):
         unit = _unit_of(m.group("unit"))
         enum_start = m.start("enum")
+        if enum_start >= 0 and _BETWEEN.search(sentence, max(0, enum_start - 10), enum_start):
+            values = tuple(_value(n.group(0)) for n in _NUMBER.finditer(sentence, enum_start, m.end("body")))
+            out.append(_make(sentence[enum_start : m.end()], enum_start, values, unit))
+            continue
         if enum_start >= 0 and not _CANNOT_ENUMERATE.search(sentence, max(0, enum_start - 12), enum_start):
             for n in _NUMBER.finditer(sentence, enum_start, m.end("enum")):
                 out.append(_make(n.group(0), n.start(), (_value(n.group(0)),), unit))
