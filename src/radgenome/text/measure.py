@@ -40,7 +40,7 @@ _RANGE_SEP = r"\s*(?:-|–|—|\bto\b)\s*"
 # one number, optionally with its own unit when a dimension sign follows ("6 mm x 4 mm")
 _LEAD = rf"(?:{_NUM}(?:\s*{_UNIT}(?={_DIM_SEP}\d))?{_DIM_SEP}|{_NUM}{_RANGE_SEP})"
 _PATTERN = re.compile(
-    rf"(?<!\w)(?<!\d[.,])"
+    rf"(?=\d)(?<!\w)(?<!\d[.,])"  # the leading lookahead lets the engine skip to digits
     rf"(?P<enum>(?:{_NUM}\s*,\s*)*{_NUM}\s*,?\s+(?:and|or)\s+)?"
     rf"(?P<body>(?:{_LEAD})*{_NUM})\s*-?\s*(?P<unit>{_UNIT})",
     re.IGNORECASE,
