@@ -19,6 +19,7 @@ from radgenome.synth.reports import (
     generate_report,
     generate_reports,
     load_catalogue,
+    region_sentences,
     write_reports_csv,
     write_truth_jsonl,
 )
@@ -249,3 +250,27 @@ def test_no_quirks_at_rate_zero() -> None:
         assert "  " not in r.findings_text and "<" not in r.findings_text and "&" not in r.findings_text
         assert not _MISSING_SPACE.search(r.findings_text)
         assert all("." not in z.text for s in r.truth.sentences for z in s.sizes if z.text.endswith("mm"))
+
+
+def test_forced_absent_and_uncertain() -> None:
+    r = generate_report(findings=[FindingSpec("pleural effusion", side="right", polarity=Polarity.ABSENT),
+                                  FindingSpec("consolidation", node="left lung lower lobe",
+                                              polarity=Polarity.UNCERTAIN)])
+    found = {f.finding_id: f for s in r.truth.sentences for f in s.findings if f.finding_id in
+             ("pleural_effusion", "consolidation")}
+    assert found["pleural_effusion"].polarity is Polarity.ABSENT and found["pleural_effusion"].side == "right"
+    assert found["consolidation"].polarity is Polarity.UNCERTAIN
+    assert found["consolidation"].attributes
+    assert sum(r.truth.labels.values()) == 0 and r.truth.disorders == ()
+    with pytest.raises(ValueError):
+        generate_report(findings=[FindingSpec("central venous catheter", polarity=Polarity.ABSENT)])
+
+
+def test_region_sentences_oracle() -> None:
+    r = generate_report(findings=[FindingSpec("lung nodule", node="left lung lower lobe", size_mm=7)])
+    rows = region_sentences(r)
+    nodule = next(s.text for s in r.truth.sentences for f in s.findings if f.finding_id == "lung_nodule")
+    for path in ("lung", "lung/lung", "lung/lung/left lung", "lung/lung/left lung/left lung lower lobe",
+                 "lung/lung/lung lower lobe", "lung/lung/lung lower lobe/left lung lower lobe"):
+        assert nodule in rows[path], path
+    assert "lung/lung/right lung" not in rows or nodule not in rows["lung/lung/right lung"]

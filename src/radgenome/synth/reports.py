@@ -30,6 +30,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from radgenome.anatomy import Hierarchy, load_hierarchy
 from radgenome.text.measure import to_mm
 from radgenome.text.model import Polarity
 
@@ -48,6 +49,7 @@ __all__ = [
     "generate_report",
     "generate_reports",
     "load_catalogue",
+    "region_sentences",
     "write_reports_csv",
     "write_truth_jsonl",
 ]
@@ -492,11 +494,15 @@ def _resolve(spec: FindingSpec, cat: Catalogue, rng: random.Random) -> _Planned:
             f"finding {f.id!r} has no location for node={spec.node!r} side={spec.side!r}; "
             f"known: {sorted({n for i in f.locations for n in cat.locations[i].nodes})}"
         )
+    polarity = Polarity(spec.polarity)
+    kind = {Polarity.ABSENT: "absent", Polarity.UNCERTAIN: "uncertain"}.get(polarity, "present")
+    if not f.pool(kind):
+        raise ValueError(f"finding {f.id!r} cannot be written as {polarity}")
     size = None
     if spec.size_mm is not None:
         values = spec.size_mm if isinstance(spec.size_mm, tuple) else (spec.size_mm,)
         size = _write_size([float(v) for v in values], "mm", "x", True)
-    return _Planned(f, rng.choice(locs), Polarity(spec.polarity), size)
+    return _Planned(f, rng.choice(locs), polarity, size if polarity is Polarity.PRESENT else None)
 
 
 def _random_plan(rng: random.Random, cat: Catalogue, quirk_rate: float) -> list[_Planned]:
@@ -748,6 +754,21 @@ def generate_reports(
         )
         for i in range(n)
     ]
+
+
+# ----------------------------------------------------------------------------- oracle views
+def region_sentences(report: SyntheticReport, hierarchy: Hierarchy | None = None) -> dict[str, list[str]]:
+    """The truth as RadGenome region rows: path → the findings sentences on that node or below, in order.
+
+    Independent of the text engine (an oracle for its region-report writer): each sentence's nodes are
+    expanded with :meth:`Hierarchy.expand_paths`, so a sentence also appears at every ancestor path.
+    """
+    h = hierarchy or load_hierarchy()
+    rows: dict[str, list[str]] = {}
+    for s in report.truth.sentences:
+        for path in h.expand_paths(s.nodes):
+            rows.setdefault(path, []).append(s.text)
+    return rows
 
 
 # ----------------------------------------------------------------------------- writers
