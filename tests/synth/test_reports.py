@@ -62,7 +62,7 @@ def test_catalogue_consistent() -> None:
         for node in loc.nodes:
             assert node in h, (loc.id, node)
     for n in cat.normals:
-        for node in n.nodes:
+        for node in (*n.nodes, *(x for t in n.templates for x in t.nodes)):
             assert node in h, (n.id, node)
 
 

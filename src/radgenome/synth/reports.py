@@ -113,6 +113,8 @@ class CatalogueFinding:
 class NormalTemplate:
     text: str
     absent: tuple[str, ...] = ()
+    nodes: tuple[str, ...] = ()
+    """Nodes of this wording when they differ from the statement's (``the lung parenchyma`` → ``lung``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,7 +236,10 @@ def load_catalogue() -> Catalogue:
             slot=n["slot"],
             nodes=tuple(n["nodes"]),
             conflicts=tuple(n.get("conflicts", ())),
-            templates=tuple(NormalTemplate(t["text"], tuple(t.get("absent", ()))) for t in n["templates"]),
+            templates=tuple(
+                NormalTemplate(t["text"], tuple(t.get("absent", ())), tuple(t.get("nodes", ())))
+                for t in n["templates"]
+            ),
         )
         for n in cat["normals"]
     )
@@ -571,10 +576,11 @@ def _finding_sentence(item: _Planned, rng: random.Random, cat: Catalogue) -> Tru
 
 def _normal_sentence(n: NormalStatement, rng: random.Random) -> TruthSentence:
     t = rng.choice(n.templates)
+    nodes = t.nodes or n.nodes
     findings = tuple(
-        TruthFinding(finding_id=n.id, phrase=a, polarity=Polarity.ABSENT, nodes=n.nodes) for a in t.absent
+        TruthFinding(finding_id=n.id, phrase=a, polarity=Polarity.ABSENT, nodes=nodes) for a in t.absent
     )
-    return TruthSentence(t.text, 0, 0, "findings", "normal", n.nodes, findings)
+    return TruthSentence(t.text, 0, 0, "findings", "normal", nodes, findings)
 
 
 def _conflicts(n: NormalStatement, disorders: set[str], slots: set[str]) -> bool:
