@@ -1,0 +1,118 @@
+"""Bones by threshold, grouped by position relative to the lungs and the spine.
+
+- ``vertebrae``: the bone column that persists through the slices near the posterior midline (+ its arches).
+- ``sternum``: anterior midline bone in front of the mediastinum.
+- ``left clavicle``/``right clavicle``: anterior bone above the upper third of the lungs, away from the lungs.
+- ``left scapula``/``right scapula``: posterior-lateral bone outside the rib cage (far from the lungs).
+- ``left rib``/``right rib``: the remaining bone hugging the lungs, by side of the spine (world x).
+
+Contrast-filled vessels can exceed the bone threshold: bone candidates deep inside the mediastinum (far from
+the spine and sternum) are not taken as bone. No rib or vertebra numbering (not reliable without a model).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from radgenome.segment.classical.grid import WorkGrid, dilate, dilate_2d, keep_large
+
+BONE_HU = 180.0
+SPINE_PERSISTENCE = 0.5
+"""Fraction of the chest slices in which a pixel must be bone to count as the vertebral column."""
+RIB_MAX_DIST_MM = 22.0
+"""Ribs lie within this distance of the lungs (scapulae and clavicles are farther)."""
+
+
+@dataclass
+class Bones:
+    masks: dict[str, np.ndarray]
+    spine_xy: tuple[float, float] | None
+    """World (x, y) of the vertebral-body column centre."""
+    notes: list[str] = field(default_factory=list)
+
+
+def segment_bones(g: WorkGrid, body: np.ndarray, lungs: np.ndarray, x_mid: float) -> Bones:
+    notes: list[str] = []
+    bone = (g.hu > BONE_HU) & body
+    bone = keep_large(bone, max(2, int(200.0 / (g.voxel_ml() * 1000.0))), 26)
+    masks: dict[str, np.ndarray] = {}
+    if not bone.any():
+        return Bones({}, None, ["no bone above the threshold"])
+    x = g.axis_world(0)
+    y = g.axis_world(1)
+    z = g.axis_world(2)
+    lz = np.nonzero(lungs.any(axis=(0, 1)))[0]
+    chest = np.zeros(g.shape[2], dtype=bool)
+    if len(lz):
+        chest[lz[0] : lz[-1] + 1] = True
+    else:
+        chest[:] = True
+    # lung geometry in world mm
+    lung_idx = np.argwhere(lungs)
+    lw = g.world(lung_idx) if len(lung_idx) else np.zeros((0, 3))
+    ly_c = float(np.median(lw[:, 1])) if len(lw) else 0.0
+    lz0, lz1 = (float(lw[:, 2].min()), float(lw[:, 2].max())) if len(lw) else (-1e9, 1e9)
+
+    # vertebral column: persistent bone near the posterior midline
+    persist = bone[:, :, chest].mean(axis=2)
+    near_mid = (np.abs(x[:, :, 0] - x_mid) < 30.0) & (y[:, :, 0] < ly_c)
+    col = (persist >= SPINE_PERSISTENCE) & near_mid
+    spine_xy = None
+    if col.any():
+        ci = np.argwhere(col)
+        sx = float(x[ci[:, 0], 0, 0].mean())
+        sy = float(y[0, ci[:, 1], 0].mean())
+        spine_xy = (sx, sy)
+        foot = dilate_2d(np.repeat(col[:, :, None], 1, axis=2), 12.0, g.spacing)[:, :, 0]
+        # posterior arches: bone posterior to the column centre within 35 mm of the midline
+        arch = (np.abs(x[:, :, 0] - sx) < 35.0) & (y[:, :, 0] < sy) & (y[:, :, 0] > sy - 70.0)
+        vert = bone & (foot | arch)[:, :, None]
+        masks["vertebrae"] = vert
+    else:
+        notes.append("vertebral column not found")
+        vert = np.zeros_like(bone)
+    rest = bone & ~vert
+    near_lung = dilate(lungs, RIB_MAX_DIST_MM, g.spacing)
+    sx = spine_xy[0] if spine_xy else x_mid
+    # mediastinal vessels with contrast: bright voxels between the lungs far from spine and chest wall
+    lz_mid = (z >= lz0) & (z <= lz1)
+    # sternum: anterior midline
+    sternum = rest & (np.abs(x - sx) < 28.0) & (y > ly_c + 20.0) & lz_mid
+    sternum = keep_large(sternum, 3, 26)
+    if sternum.any():
+        # drop vessel-like blobs: the sternum is the most anterior midline bone of each slice
+        masks["sternum"] = sternum
+    rest &= ~sternum
+    upper = z > lz0 + 0.6 * (lz1 - lz0)
+    far = ~near_lung
+    clav = rest & upper & (y > ly_c + 5.0) & far & (np.abs(x - sx) > 15.0)
+    scap = rest & (y < ly_c + 15.0) & far & (np.abs(x - sx) > 35.0) & (z > lz0 + 0.25 * (lz1 - lz0))
+    inside_med = near_lung & ~lungs
+    for sign, side in ((1, "right"), (-1, "left")):
+        sd = (x - sx) * sign > 0
+        for kind, m in (("clavicle", clav), ("scapula", scap)):
+            mm = keep_large(m & sd, 3, 26)
+            if mm.any():
+                masks[f"{side} {kind}"] = mm
+        rib = rest & sd & inside_med & ~clav & ~scap & (np.abs(x - sx) > 12.0)
+        rib &= ~_between_lungs(g, lungs, x, sx)
+        if rib.any():
+            masks[f"{side} rib"] = rib
+    return Bones(masks, spine_xy, notes)
+
+
+def _between_lungs(g: WorkGrid, lungs: np.ndarray, x: np.ndarray, sx: float) -> np.ndarray:
+    """Voxels medial to both lungs in their (y, z) row: mediastinum (bright there = contrast vessels)."""
+    xs = np.where(lungs, x, np.float32(np.nan))
+    with np.errstate(all="ignore"):
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            right_min = np.nanmin(np.where(x > sx, xs, np.nan), axis=0)  # medial edge of the right lung
+            left_max = np.nanmax(np.where(x < sx, xs, np.nan), axis=0)
+    ok = np.isfinite(right_min) & np.isfinite(left_max)
+    between = (x < right_min[None]) & (x > left_max[None]) & ok[None]
+    return between

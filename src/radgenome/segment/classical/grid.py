@@ -1,0 +1,280 @@
+"""The working grid of the classical segmenter and its morphology helpers (numpy/scipy/cc3d only).
+
+Coarse steps run on a block-averaged copy of the CT (about ``target_mm`` per voxel); labels are upsampled to
+the input grid at the end. Morphology with physical radii is done through Euclidean distance transforms
+(fast and isotropic in mm, whatever the voxel size).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cc3d
+import numpy as np
+from scipy import ndimage
+
+
+@dataclass
+class WorkGrid:
+    """A block-averaged HU volume with world coordinates of its voxel centres."""
+
+    hu: np.ndarray
+    """float32 HU on the working grid."""
+    affine: np.ndarray
+    """4x4 voxel-to-world affine of the working grid."""
+    factors: tuple[int, int, int]
+    """Block size (input voxels per working voxel) along each axis."""
+    full_shape: tuple[int, int, int]
+
+    @property
+    def spacing(self) -> np.ndarray:
+        return np.sqrt((self.affine[:3, :3] ** 2).sum(axis=0))
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        s = self.hu.shape
+        return (int(s[0]), int(s[1]), int(s[2]))
+
+    def axis_world(self, axis: int) -> np.ndarray:
+        """World coordinate (mm) ``axis`` (0=x R, 1=y A, 2=z S) along array axis ``axis``, broadcastable.
+
+        Uses the affine's diagonal (the volume is in canonical RAS, so the diagonal carries each world axis);
+        left/right decisions use the sign of world x from the affine, never the array order alone.
+        """
+        n = self.shape[axis]
+        v = (self.affine[axis, axis] * np.arange(n) + self.affine[axis, 3]).astype(np.float32)
+        shape = [1, 1, 1]
+        shape[axis] = n
+        return v.reshape(shape)
+
+    def world(self, idx: np.ndarray) -> np.ndarray:
+        """World coordinates of (N, 3) voxel indices."""
+        idx = np.atleast_2d(np.asarray(idx, dtype=np.float64))
+        return idx @ self.affine[:3, :3].T + self.affine[:3, 3]
+
+    def centroid_world(self, mask: np.ndarray) -> np.ndarray:
+        idx = np.argwhere(mask)
+        return self.world(idx.mean(axis=0, keepdims=True))[0] if len(idx) else np.full(3, np.nan)
+
+    def voxel_ml(self) -> float:
+        return float(np.prod(self.spacing)) / 1000.0
+
+
+def block_factors(spacing: tuple[float, float, float], target_mm: float) -> tuple[int, int, int]:
+    f = [max(1, int(np.floor(target_mm / s + 0.25))) for s in spacing]
+    return (f[0], f[1], f[2])
+
+
+def downsample(hu: np.ndarray, affine: np.ndarray, target_mm: float) -> WorkGrid:
+    """Block-average ``hu`` to about ``target_mm`` voxels (edge blocks padded by replication)."""
+    spacing = tuple(float(s) for s in np.sqrt((affine[:3, :3] ** 2).sum(axis=0)))
+    f = block_factors((spacing[0], spacing[1], spacing[2]), target_mm)
+    full = (int(hu.shape[0]), int(hu.shape[1]), int(hu.shape[2]))
+    if f == (1, 1, 1):
+        work = hu.astype(np.float32, copy=True)
+    else:
+        pads = [(0, (-n) % k) for n, k in zip(full, f, strict=True)]
+        src = np.pad(hu, pads, mode="edge") if any(p[1] for p in pads) else hu
+        s = src.shape
+        work = src.reshape(s[0] // f[0], f[0], s[1] // f[1], f[1], s[2] // f[2], f[2]).mean(
+            axis=(1, 3, 5), dtype=np.float32
+        )
+    scale = np.diag([*f, 1.0])
+    shift = np.eye(4)
+    shift[:3, 3] = (np.asarray(f) - 1) / 2.0  # centre of each block in input index space
+    waff = affine @ shift @ scale
+    return WorkGrid(hu=np.ascontiguousarray(work, dtype=np.float32), affine=waff, factors=f, full_shape=full)
+
+
+def upsample_labels(lab: np.ndarray, factors: tuple[int, int, int], full_shape: tuple[int, int, int]) -> np.ndarray:
+    """Nearest-neighbour upsampling of a working-grid label map to the input grid."""
+    out = lab
+    for axis, k in enumerate(factors):
+        if k > 1:
+            out = np.repeat(out, k, axis=axis)
+    return np.ascontiguousarray(out[: full_shape[0], : full_shape[1], : full_shape[2]])
+
+
+# --------------------------------------------------------------------------------------------------------
+# Morphology in mm. Box structuring elements through separable min/max filters (fast whatever the radius);
+# ball-exact versions through the Euclidean distance transform where the shape matters (cropped first).
+# --------------------------------------------------------------------------------------------------------
+def _sizes(r_mm: float, spacing: np.ndarray, planar: bool = False) -> tuple[int, int, int]:
+    k = [2 * round(r_mm / float(s)) + 1 for s in spacing]
+    if planar:
+        k[2] = 1
+    return (k[0], k[1], k[2])
+
+
+def edt(mask: np.ndarray, spacing: np.ndarray) -> np.ndarray:
+    return ndimage.distance_transform_edt(mask, sampling=spacing).astype(np.float32)
+
+
+def _margin(r_mm: float, spacing: np.ndarray) -> tuple[int, int, int]:
+    m = [int(np.ceil(r_mm / float(s))) + 1 for s in spacing]
+    return (m[0], m[1], m[2])
+
+
+def _crop(mask: np.ndarray, margin: tuple[int, int, int]) -> tuple[slice, slice, slice] | None:
+    if not mask.any():
+        return None
+    out = []
+    for axis in range(3):
+        other = tuple(a for a in range(3) if a != axis)
+        nz = np.nonzero(mask.any(axis=other))[0]
+        out.append(slice(max(0, int(nz[0]) - margin[axis]), min(mask.shape[axis], int(nz[-1]) + 1 + margin[axis])))
+    return (out[0], out[1], out[2])
+
+
+def _round_dilate(sub: np.ndarray, r_mm: float, spacing: np.ndarray) -> np.ndarray:
+    """Dilation by a near-ball: a box of half-width 0.3 r then 0.7 r of 6-connected steps (cube+octahedron)."""
+    k = _sizes(0.3 * r_mm, spacing)
+    out = ndimage.maximum_filter(sub, size=k, mode="constant", cval=False) if k != (1, 1, 1) else sub
+    steps = round(0.7 * r_mm / float(np.mean(spacing)))
+    if steps > 0:
+        out = ndimage.binary_dilation(out, iterations=steps)
+    return out
+
+
+def dilate(mask: np.ndarray, r_mm: float, spacing: np.ndarray) -> np.ndarray:
+    """Dilation by a near-ball of radius ``r_mm`` (box + diamond steps; computed on the mask's bounding box)."""
+    if r_mm <= 0 or not mask.any():
+        return mask.copy()
+    box = _crop(mask, _margin(r_mm, spacing))
+    out = np.zeros_like(mask)
+    if box is not None:
+        out[box] = _round_dilate(mask[box], r_mm, spacing)
+    return out
+
+
+def erode(mask: np.ndarray, r_mm: float, spacing: np.ndarray) -> np.ndarray:
+    """Erosion by the same near-ball (the volume border counts as inside)."""
+    if r_mm <= 0:
+        return mask.copy()
+    box = _crop(mask, (1, 1, 1))
+    out = np.zeros_like(mask)
+    if box is None:
+        return out
+    sub = mask[box]
+    # pad with replication so that the border does not erode, then erode the complement by dilation
+    pads = _margin(r_mm, spacing)
+    padded = np.pad(sub, [(p, p) for p in pads], mode="edge")
+    core = ~_round_dilate(~padded, r_mm, spacing)
+    n0, n1, n2 = sub.shape
+    out[box] = core[pads[0] : pads[0] + n0, pads[1] : pads[1] + n1, pads[2] : pads[2] + n2]
+    return out
+
+
+def dilate_box(mask: np.ndarray, r_mm: float, spacing: np.ndarray) -> np.ndarray:
+    """Dilation by a box of half-width ``r_mm`` (rounded to voxels)."""
+    k = _sizes(r_mm, spacing)
+    if r_mm <= 0 or k == (1, 1, 1) or not mask.any():
+        return mask.copy()
+    return ndimage.maximum_filter(mask, size=k, mode="constant", cval=False)
+
+
+def opening(mask: np.ndarray, r_mm: float, spacing: np.ndarray) -> np.ndarray:
+    return dilate(erode(mask, r_mm, spacing), r_mm, spacing) & mask
+
+
+def closing(mask: np.ndarray, r_mm: float, spacing: np.ndarray) -> np.ndarray:
+    return erode(dilate(mask, r_mm, spacing), r_mm, spacing) | mask
+
+
+def dilate_2d(mask: np.ndarray, r_mm: float, spacing: np.ndarray) -> np.ndarray:
+    """Dilation within each axial slice (box)."""
+    k = _sizes(r_mm, spacing, planar=True)
+    if k == (1, 1, 1) or not mask.any():
+        return mask.copy()
+    return ndimage.maximum_filter(mask, size=k, mode="constant", cval=False)
+
+
+def erode_2d(mask: np.ndarray, r_mm: float, spacing: np.ndarray) -> np.ndarray:
+    k = _sizes(r_mm, spacing, planar=True)
+    if k == (1, 1, 1):
+        return mask.copy()
+    return ndimage.minimum_filter(mask, size=k, mode="nearest")
+
+
+def ball_opening(mask: np.ndarray, r_mm: float, spacing: np.ndarray) -> np.ndarray:
+    """Opening by a ball of radius ``r_mm`` (exact in mm; EDT on the mask's bounding box)."""
+    box = bbox(mask, margin=int(np.ceil(r_mm / float(min(spacing)))) + 1)
+    out = np.zeros_like(mask)
+    if box is None:
+        return out
+    sub = mask[box]
+    core = edt(sub, spacing) > r_mm
+    if not core.any():
+        return out
+    grown = edt(~core, spacing) <= r_mm
+    out[box] = grown & sub
+    return out
+
+
+def fill_holes_2d(mask: np.ndarray) -> np.ndarray:
+    """Fill holes in every axial slice (one scipy call, in-plane connectivity)."""
+    st = np.zeros((3, 3, 3), dtype=bool)
+    st[:, :, 1] = ndimage.generate_binary_structure(2, 1)
+    return ndimage.binary_fill_holes(mask, structure=st)
+
+
+def largest_cc(mask: np.ndarray, connectivity: int = 6) -> np.ndarray:
+    if not mask.any():
+        return mask.copy()
+    lab, n = cc3d.connected_components(mask, connectivity=connectivity, return_N=True)
+    if n <= 1:
+        return lab > 0
+    counts = np.bincount(lab.ravel())
+    counts[0] = 0
+    return lab == int(np.argmax(counts))
+
+
+def components(mask: np.ndarray, connectivity: int = 6) -> tuple[np.ndarray, np.ndarray]:
+    """(label array, voxel count per label with index 0 = background)."""
+    lab, n = cc3d.connected_components(mask, connectivity=connectivity, return_N=True)
+    counts = np.bincount(lab.ravel(), minlength=n + 1)
+    return lab, counts
+
+
+def keep_large(mask: np.ndarray, min_voxels: int, connectivity: int = 6) -> np.ndarray:
+    if not mask.any():
+        return mask.copy()
+    lab, counts = components(mask, connectivity)
+    keep = counts >= min_voxels
+    keep[0] = False
+    return keep[lab]
+
+
+def slice_hull(mask: np.ndarray, spacing: np.ndarray, directions: int = 24) -> np.ndarray:
+    """Per-axial-slice convex hull (circumscribed ``directions``-gon), vectorised over slices."""
+    nx, ny, _ = mask.shape
+    present = mask.any(axis=(0, 1))
+    out = np.zeros_like(mask)
+    if not present.any():
+        return out
+    x = (np.arange(nx, dtype=np.float32) * spacing[0])[:, None]
+    y = (np.arange(ny, dtype=np.float32) * spacing[1])[None, :]
+    inside = np.ones(mask.shape, dtype=bool)
+    neg = np.float32(-1e9)
+    for t in np.linspace(0.0, np.pi * 2, directions, endpoint=False):
+        proj = (x * np.float32(np.cos(t)) + y * np.float32(np.sin(t)))[:, :, None]
+        support = np.where(mask, proj, neg).max(axis=(0, 1))  # (nz,)
+        inside &= proj <= support[None, None, :] + 1e-3
+    inside &= present[None, None, :]
+    return inside
+
+
+def bbox(mask: np.ndarray, margin: int = 0) -> tuple[slice, slice, slice] | None:
+    if not mask.any():
+        return None
+    out = []
+    for axis in range(3):
+        other = tuple(a for a in range(3) if a != axis)
+        nz = np.nonzero(mask.any(axis=other))[0]
+        out.append(slice(max(0, int(nz[0]) - margin), min(mask.shape[axis], int(nz[-1]) + 1 + margin)))
+    return (out[0], out[1], out[2])
+
+
+def smooth(hu: np.ndarray, sigma_mm: float, spacing: np.ndarray) -> np.ndarray:
+    sig = [max(0.0, sigma_mm / float(s)) for s in spacing]
+    return ndimage.gaussian_filter(hu, sig, mode="nearest").astype(np.float32)

@@ -1,0 +1,313 @@
+"""Thoracic cavity, mediastinum and its organs (heart, aorta, esophagus) and the thyroid: approximations.
+
+- thoracic cavity: per-slice convex hull of the lungs and the sternum, over the lungs' slices.
+- mediastinum: the cavity between the lungs that is not lung, airway or bone.
+- heart: the largest soft-tissue/blood blob of the mediastinum below the carina, after an opening that cuts
+  off the great vessels, above the diaphragm surface.
+- aorta: a circle search per slice for the descending aorta (left-anterior of the spine) and the ascending
+  aorta (right-anterior, above the heart), smoothed along z.
+- esophagus: a disc between the airway (or the heart) and the vertebral body, slightly left of the midline,
+  snapped to air in its lumen when present.
+- thyroid: dense soft tissue (thyroid iodine) beside and in front of the trachea above the lung apices.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import ndimage
+
+from radgenome.segment.classical.grid import (
+    WorkGrid,
+    components,
+    dilate,
+    largest_cc,
+    opening,
+    slice_hull,
+)
+
+SOFT_HU = (-30.0, 400.0)
+"""Heart and great vessels: blood and myocardium (up to contrast-enhanced blood)."""
+HEART_OPEN_MM = 14.0
+AORTA_R_MM = (8.0, 20.0)
+ESOPHAGUS_R_MM = 8.0
+THYROID_HU = (55.0, 250.0)
+THYROID_REACH_MM = 30.0
+
+
+@dataclass
+class Mediastinum:
+    cavity: np.ndarray
+    region: np.ndarray
+    heart: np.ndarray
+    aorta: np.ndarray
+    esophagus: np.ndarray
+    thyroid_left: np.ndarray
+    thyroid_right: np.ndarray
+    notes: list[str] = field(default_factory=list)
+
+
+def thoracic_cavity(g: WorkGrid, lungs: np.ndarray, sternum: np.ndarray | None) -> np.ndarray:
+    src = lungs | (sternum if sternum is not None else False)
+    return slice_hull(src, g.spacing) | lungs
+
+
+def _between(lungs_r: np.ndarray, lungs_l: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Voxels between the medial edges of the right and left lung in their (y, z) row (any lung present)."""
+    big = np.float32(1e9)
+    r_min = np.where(lungs_r, x, big).min(axis=0)
+    l_max = np.where(lungs_l, x, -big).max(axis=0)
+    has_r = r_min < big
+    has_l = l_max > -big
+    return (x < r_min[None]) & (x > l_max[None]) & (has_r & has_l)[None]
+
+
+def segment_mediastinum(
+    g: WorkGrid,
+    body: np.ndarray,
+    right: np.ndarray,
+    left: np.ndarray,
+    airway: np.ndarray,
+    trachea: np.ndarray,
+    bone: np.ndarray,
+    sternum: np.ndarray | None,
+    spine_xy: tuple[float, float] | None,
+    carina_z: float | None,
+    diaphragm: np.ndarray,
+    x_mid: float,
+) -> Mediastinum:
+    notes: list[str] = []
+    lungs = right | left
+    x = g.axis_world(0)
+    z = g.axis_world(2)
+    cavity = thoracic_cavity(g, lungs, sternum) & body & ~diaphragm
+    free = cavity & ~lungs & ~airway & ~bone
+    between = _between(right, left, x)
+    region = free & (between | ~dilate(lungs, 6.0, g.spacing))
+    region = largest_cc(region, 6) if region.any() else region
+
+    # heart
+    soft = region & (g.hu > SOFT_HU[0]) & (g.hu < SOFT_HU[1])
+    if carina_z is not None:
+        soft &= z < carina_z - 10.0
+    core = opening(soft, HEART_OPEN_MM, g.spacing)
+    heart = np.zeros_like(region)
+    if core.any():
+        lab, counts = components(core, 6)
+        counts[0] = 0
+        heart = lab == int(np.argmax(counts))
+        heart = dilate(heart, 3.0, g.spacing) & soft
+    else:
+        notes.append("heart not found (no large soft-tissue blob in the mediastinum)")
+
+    aorta = _aorta(g, region & ~heart, soft | (region & (g.hu > 0)), spine_xy, x_mid, carina_z, lungs)
+    aorta &= ~heart
+    eso = _esophagus(g, region & ~heart & ~aorta, trachea, spine_xy, x_mid, lungs)
+    th_l, th_r = _thyroid(g, body, trachea, bone, lungs)
+    return Mediastinum(cavity, region, heart, aorta, eso, th_l, th_r, notes)
+
+
+def _circle_search(
+    g: WorkGrid, tissue: np.ndarray, window: np.ndarray, ks: np.ndarray
+) -> dict[int, tuple[int, int, float]]:
+    """Per slice k in ks: the centre (i, j) and radius (mm) of the largest disc of tissue inside ``window``."""
+    out: dict[int, tuple[int, int, float]] = {}
+    if not len(ks):
+        return out
+    sp2 = np.array([g.spacing[0], g.spacing[1], 1e6])
+    sub = tissue[:, :, ks]
+    d = ndimage.distance_transform_edt(sub, sampling=sp2)
+    d = np.where(window[:, :, ks], d, 0.0)
+    flat = d.reshape(-1, len(ks))
+    best = flat.argmax(axis=0)
+    for n, k in enumerate(ks):
+        r = float(flat[best[n], n])
+        if AORTA_R_MM[0] <= r <= AORTA_R_MM[1]:
+            i, j = np.unravel_index(int(best[n]), sub.shape[:2])
+            out[int(k)] = (int(i), int(j), r)
+    return out
+
+
+def _tube_from_centres(g: WorkGrid, centres: dict[int, tuple[int, int, float]], allowed: np.ndarray) -> np.ndarray:
+    out = np.zeros(g.shape, dtype=bool)
+    if len(centres) < 3:
+        return out
+    ks = np.array(sorted(centres))
+    ci = ndimage.median_filter(np.array([centres[k][0] for k in ks], float), size=5, mode="nearest")
+    cj = ndimage.median_filter(np.array([centres[k][1] for k in ks], float), size=5, mode="nearest")
+    rr = ndimage.median_filter(np.array([centres[k][2] for k in ks], float), size=5, mode="nearest")
+    xi = np.arange(g.shape[0])[:, None] * g.spacing[0]
+    yj = np.arange(g.shape[1])[None, :] * g.spacing[1]
+    for k, i, j, r in zip(ks, ci, cj, rr, strict=True):
+        disc = (xi - i * g.spacing[0]) ** 2 + (yj - j * g.spacing[1]) ** 2 <= r * r
+        out[:, :, k] = disc & allowed[:, :, k]
+    return out
+
+
+def _aorta(
+    g: WorkGrid,
+    region: np.ndarray,
+    tissue: np.ndarray,
+    spine_xy: tuple[float, float] | None,
+    x_mid: float,
+    carina_z: float | None,
+    lungs: np.ndarray,
+) -> np.ndarray:
+    if spine_xy is None or not region.any():
+        return np.zeros_like(region)
+    sx, sy = spine_xy
+    x = g.axis_world(0)[:, :, 0]
+    y = g.axis_world(1)[:, :, 0]
+    zs = g.axis_world(2)[0, 0, :]
+    ks = np.nonzero(region.any(axis=(0, 1)) & lungs.any(axis=(0, 1)))[0]
+    tissue = tissue & region
+    # descending: left of the spine, just in front of / beside the vertebral body
+    win_d = (x < sx - 5.0) & (x > sx - 60.0) & (y > sy - 10.0) & (y < sy + 50.0)
+    desc = _circle_search(g, tissue, win_d[:, :, None] & np.ones(g.shape, bool), ks)
+    out = _tube_from_centres(g, desc, tissue)
+    if carina_z is not None:
+        # ascending: right-anterior of the trachea, between the top of the heart and the arch
+        win_a = (x > sx - 10.0) & (x < sx + 50.0) & (y > sy + 45.0) & (y < sy + 110.0)
+        ka = ks[(zs[ks] < carina_z + 20.0) & (zs[ks] > carina_z - 60.0)]
+        asc = _circle_search(g, tissue & ~out, win_a[:, :, None] & np.ones(g.shape, bool), ka)
+        out |= _tube_from_centres(g, asc, tissue)
+    return out
+
+
+def _esophagus(
+    g: WorkGrid,
+    region: np.ndarray,
+    trachea: np.ndarray,
+    spine_xy: tuple[float, float] | None,
+    x_mid: float,
+    lungs: np.ndarray,
+) -> np.ndarray:
+    out = np.zeros_like(region)
+    if spine_xy is None or not region.any():
+        return out
+    sx, sy = spine_xy
+    xv = g.axis_world(0)[:, :, 0]
+    yv = g.axis_world(1)[:, :, 0]
+    ks = np.nonzero(region.any(axis=(0, 1)) & lungs.any(axis=(0, 1)))[0]
+    centres: dict[int, tuple[int, int, float]] = {}
+    for k in ks:
+        reg = region[:, :, k]
+        tr = trachea[:, :, k]
+        if tr.any():
+            ty = float(yv[0, np.argwhere(tr)[:, 1]].min())  # posterior wall of the trachea
+            cy = (ty + (sy + 18.0)) / 2.0
+        else:
+            cy = sy + 32.0
+        cx = sx - 5.0
+        near = ((xv - cx) ** 2 + (yv - cy) ** 2 <= (2.0 * ESOPHAGUS_R_MM) ** 2) & reg
+        air = near & (g.hu[:, :, k] < -400)
+        if air.any():
+            a = np.argwhere(air).mean(axis=0)
+            cx, cy = float(xv[round(a[0]), 0]), float(yv[0, round(a[1])])
+        i = int(np.argmin(np.abs(xv[:, 0] - cx)))
+        j = int(np.argmin(np.abs(yv[0, :] - cy)))
+        if reg[i, j] or near.any():
+            centres[int(k)] = (i, j, ESOPHAGUS_R_MM)
+    return _tube_from_centres(g, centres, region)
+
+
+def _thyroid(
+    g: WorkGrid, body: np.ndarray, trachea: np.ndarray, bone: np.ndarray, lungs: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    empty = np.zeros_like(body)
+    if not trachea.any():
+        return empty, empty
+    z = g.axis_world(2)
+    lz = np.nonzero(lungs.any(axis=(0, 1)))[0]
+    if not len(lz):
+        return empty, empty
+    top = lz[-1] if g.affine[2, 2] > 0 else lz[0]
+    z_apex = float(z[0, 0, top])
+    xv = g.axis_world(0)
+    yv = g.axis_world(1)
+    tr_idx = np.argwhere(trachea)
+    tw = g.world(tr_idx)
+    sel = tw[:, 2] > z_apex - 30.0
+    if not sel.any():
+        return empty, empty
+    tx, ty = float(tw[sel, 0].mean()), float(tw[sel, 1].mean())
+    dense = (g.hu > THYROID_HU[0]) & (g.hu < THYROID_HU[1]) & body & ~bone
+    zone = ((xv - tx) ** 2 + (yv - ty) ** 2 <= THYROID_REACH_MM**2) & (yv > ty - 8.0)
+    zone = zone & (z > z_apex - 30.0) & (z < z_apex + 70.0)
+    cand = dense & zone & ~dilate(bone, 3.0, g.spacing)
+    if not cand.any():
+        return empty, empty
+    cand = opening(cand, 2.5, g.spacing) if cand.sum() > 50 else cand
+    lab, counts = components(cand, 26)
+    counts[0] = 0
+    keep = counts >= max(2, int(1.0 / (g.voxel_ml())))
+    keep[0] = False
+    cand = keep[lab]
+    return cand & (xv < tx), cand & (xv >= tx)
+
+
+def lung_base_surface(g: WorkGrid, right: np.ndarray, left: np.ndarray, body: np.ndarray) -> np.ndarray:
+    """Voxels below the diaphragm: a quadratic dome per side fitted to the lung bases (lower envelope).
+
+    Lung bottoms that rest on the heart lie above the diaphragm; they are dropped by trimming the fit from
+    above, so the heart is not taken for abdomen. Columns outside both fits take the nearest side's surface.
+    """
+    z = g.axis_world(2)
+    up = g.affine[2, 2] > 0
+    lungs = right | left
+    if not lungs.any():
+        return np.zeros_like(lungs)
+    xw = g.axis_world(0)[:, :, 0]
+    yw = g.axis_world(1)[:, :, 0]
+    lz = z[0, 0, lungs.any(axis=(0, 1))]
+    z_lo, z_hi = float(lz.min()), float(lz.max())
+    surf = np.full(xw.shape[:1] + yw.shape[1:], np.nan, dtype=np.float64)
+    fits = []
+    for m in (right, left):
+        if not m.any():
+            continue
+        zz = np.where(m, z, np.float32(1e9) if up else np.float32(-1e9))
+        base = zz.min(axis=2) if up else zz.max(axis=2)
+        ok = m.any(axis=2) & (base < z_lo + 0.5 * (z_hi - z_lo))
+        if ok.sum() < 12:
+            continue
+        px = np.broadcast_to(xw, ok.shape)[ok].astype(np.float64)
+        py = np.broadcast_to(yw, ok.shape)[ok].astype(np.float64)
+        pz = base[ok].astype(np.float64)
+        coef = _fit_lower_dome(px, py, pz)
+        cx = float(np.broadcast_to(xw, m.shape[:2])[m.any(axis=2)].mean())
+        fits.append((cx, coef))
+    if not fits:
+        return np.zeros_like(lungs)
+    X = np.broadcast_to(xw, surf.shape).astype(np.float64)
+    Y = np.broadcast_to(yw, surf.shape).astype(np.float64)
+    if len(fits) == 1:
+        surf = _dome(fits[0][1], X, Y)
+    else:
+        (c1, f1), (c2, f2) = fits
+        mid = (c1 + c2) / 2.0
+        s1, s2 = _dome(f1, X, Y), _dome(f2, X, Y)
+        surf = np.where((X - mid) * (c1 - mid) > 0, s1, s2)
+    surf = np.clip(surf, z_lo - 5.0, z_hi)
+    below = z < surf[:, :, None].astype(np.float32) if up else z > surf[:, :, None].astype(np.float32)
+    return below & body & ~lungs
+
+
+def _dome(c: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    return c[0] + c[1] * x + c[2] * y + c[3] * x * x + c[4] * y * y + c[5] * x * y
+
+
+def _fit_lower_dome(x: np.ndarray, y: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """Least-squares quadratic surface, refitted without the points lying well above it."""
+    keep = np.ones(len(z), dtype=bool)
+    coef = np.zeros(6)
+    for _ in range(4):
+        A = np.stack([np.ones(keep.sum()), x[keep], y[keep], x[keep] ** 2, y[keep] ** 2, x[keep] * y[keep]], axis=1)
+        coef, *_ = np.linalg.lstsq(A, z[keep], rcond=None)
+        res = z - _dome(coef, x, y)
+        new = res < 8.0
+        if new.sum() < 12 or np.array_equal(new, keep):
+            break
+        keep = new
+    return coef
