@@ -65,6 +65,7 @@ def _regex() -> re.Pattern[str]:
         groups.append(f"(?P<{cat}>{alts})")
     groups.append("(?P<joiner>" + "|".join(_wrap(a) for a in data["clause_joiners"]) + ")")
     groups.append("(?P<verb>" + "|".join(_wrap(re.escape(v)) for v in data["clause_verbs"]) + ")")
+    groups.append("(?P<relative>" + "|".join(_wrap(re.escape(v)) for v in data["relative_pronouns"]) + ")")
     return re.compile("|".join(groups), re.IGNORECASE)
 
 
@@ -84,17 +85,24 @@ def _scopes(sentence: str) -> _Scopes:
     boundaries: list[int] = [0]
     cues: list[tuple[str, int, int]] = []
     seg_has_verb = False
+    relative: bool | None = None  # inside a relative clause: the governing clause's seg_has_verb
     for m in _regex().finditer(sentence):
         kind = m.lastgroup or ""
         if kind == "verb":
             seg_has_verb = True
+        elif kind == "relative":
+            if relative is None:
+                relative = seg_has_verb
+        elif kind == "joiner" and relative is not None:
+            if m.group().startswith(","):  # the comma closing "..., which were seen before," resumes
+                seg_has_verb, relative = relative, None
         elif kind == "joiner":
             if seg_has_verb:
                 boundaries.append(m.start())
                 seg_has_verb = False
         elif kind == "terminators":
             boundaries.append(m.start())
-            seg_has_verb = False
+            seg_has_verb, relative = False, None
         elif kind != "pseudo":
             cues.append((kind, m.start(), m.end()))
             # a post cue carries its own verb; after a pre cue, only a later verb closes the clause
