@@ -4,8 +4,9 @@ Reports are composed from a catalogue of findings (``data/report_catalogue.json`
 (``data/report_locations.json``) and sentence templates (``data/report_templates.json``), all written for
 radgenome in CT-RATE's formulaic style. Every findings sentence carries its truth: the finest anatomical
 nodes it names, each finding phrase with its polarity, the sizes as written and in mm, and change/hedging
-attributes. Case-level truth: CT-RATE's 18 labels (from present findings only; uncertain ones do not count)
-and the disorders of the present findings.
+attributes. Case-level truth: CT-RATE's 18 labels and the disorders, from the present *and* the hedged
+(uncertain) findings — CT-CLIP's manual labels mark a finding that is only hedged ("suspicious for", "cannot be
+excluded") positive in about three cases of four, and a mere mention of lymph nodes as Lymphadenopathy.
 
 CT-RATE's quirks appear on purpose at a configurable rate (``quirk_rate``; per report, per quirk kind):
 ``decimal`` (a size written with one decimal, decided per size), ``window_clause`` ("When examined in the
@@ -57,6 +58,8 @@ __all__ = [
 CSV_COLUMNS = ("VolumeName", "ClinicalInformation_EN", "Technique_EN", "Findings_EN", "Impressions_EN")
 QUIRKS = ("decimal", "window_clause", "missing_space", "double_space", "html_remnant", "numbered_impressions")
 _NUMBERS = ("singular", "plural", "mass")
+_POSITIVE = frozenset({Polarity.PRESENT, Polarity.UNCERTAIN})
+"""Polarities that make a finding count for the case labels and disorders (CT-RATE's convention)."""
 
 # How many random findings a report gets (index = count), and other generation rates.
 _COUNT_WEIGHTS = (0.15, 0.22, 0.23, 0.17, 0.12, 0.07, 0.04)
@@ -717,7 +720,7 @@ def generate_report(
     impressions_text, impressions = _impressions(
         [p for p in plan if p.polarity is not Polarity.ABSENT], rng, cat, quirk_rate, quirks
     )
-    present = [p.finding for p in plan if p.polarity is Polarity.PRESENT]
+    present = [p.finding for p in plan if p.polarity in _POSITIVE]
     labels = {lab: int(any(lab in f.labels for f in present)) for lab in cat.labels}
     case_disorders = tuple(dict.fromkeys(f.disorder for f in present))
     truth = ReportTruth(tuple(placed), impressions, labels, case_disorders,
