@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from types import SimpleNamespace
 
 import pytest
 
+from radgenome.text.disorders import case_disorders
 from radgenome.text.llm.backend import LLMBackend
 from radgenome.text.llm.settings import LLMSettings
 from radgenome.text.llm.testing import Reply, ScriptedServer
@@ -30,7 +32,7 @@ def _report(rb: SimpleNamespace, volume: str = "train_1_a_1") -> ReportAnalysis:
             rb.sentence(volume, 0, NODULE, ("left lung",), 0.4, [rb.present("nodule")]),
             rb.sentence(volume, 1, EFFUSION, ("pleura",), 0.95, [rb.absent("pleural effusion")]),
             rb.sentence(volume, 2, HEART, ("heart",), 0.9),
-            rb.sentence(volume, 3, VAGUE, ("others",), 0.9),
+            dataclasses.replace(rb.sentence(volume, 3, VAGUE, ("others",), 0.9), flags=("grounded_by_others",)),
             rb.sentence(volume, 4, "Atelectasis.", ("lung",), 0.3, [rb.present("atelectasis")], Section.IMPRESSIONS),
             rb.sentence(volume, 5, "Chest pain.", (), 1.0, section=Section.CLINICAL),
         ],
@@ -87,7 +89,10 @@ def test_llm_mode_refines_every_grounded_sentence(
     assert vague.nodes == ("lung",)  # "others" dropped next to a real node
     assert imp.backend == "llm"
     assert clinical.backend == "rules" and clinical is original.sentences[5]
-    assert out.disorders == original.disorders and out.labels == original.labels
+    assert out.labels == original.labels
+    assert out.disorders == case_disorders(out.sentences)
+    assert effusion.findings[0].nodes == ("pleura",)
+    assert vague.flags == ()  # the rules' grounding flag is gone with the rules' grounding
     # the input is not mutated
     assert original.sentences[0].nodes == ("left lung",) and original.backend == "rules"
     assert backend.stats.answered == 5 and backend.stats.fallbacks == {}
@@ -183,13 +188,13 @@ def test_identical_sentences_across_reports_are_asked_once(
 ) -> None:
     _script(server)
     reports = [_report(rb, f"train_{i}_a_1") for i in range(20)]
-    progress: list[tuple[int, int]] = []
+    progress: list[int] = []
     backend = LLMBackend(make_settings(mode="llm", cache_dir=None, concurrency=8))
-    out = backend.refine_many(reports, progress=lambda d, t: progress.append((d, t)))
+    out = backend.refine_many(reports, progress=progress.append)
     assert server.count() == 5
     assert len(out) == 20 and all(o.sentences[0].nodes == ("left lung upper lobe",) for o in out)
     assert [o.volume for o in out] == [r.volume for r in reports]
-    assert progress[-1] == (5, 5) and len(progress) == 5
+    assert progress == [20]  # every report needs all five texts: they finish together
     assert backend.stats.sentences_sent == 100 and backend.stats.unique_texts == 5
 
 
@@ -231,3 +236,32 @@ def test_nothing_to_send_makes_no_client(make_settings: Make, rb: SimpleNamespac
     (out,) = backend.refine_many([a])
     assert out.sentences == a.sentences and backend.stats.requests == 0
     assert backend.refine_many([]) == []
+
+
+def test_progress_counts_finished_reports(server: ScriptedServer, make_settings: Make, rb: SimpleNamespace) -> None:
+    reports = [
+        rb.analysis(f"v{i}", [rb.sentence(f"v{i}", 0, f"Finding number {i}.", ("others",), 0.0)]) for i in range(6)
+    ]
+    reports.append(rb.analysis("confident", [rb.sentence("confident", 0, "Heart normal.", ("heart",), 1.0)]))
+    progress: list[int] = []
+    LLMBackend(make_settings(mode="hybrid", concurrency=2)).refine_many(reports, progress=progress.append)
+    assert progress[0] == 1  # the report with nothing to ask is done at once
+    assert progress == sorted(progress) and progress[-1] == 7 and len(progress) == 7
+
+
+def test_disorders_follow_the_refined_findings(
+    server: ScriptedServer, make_settings: Make, rb: SimpleNamespace
+) -> None:
+    server.script["Atelectasis?"] = [Reply.answer(["lung"], [{"phrase": "atelectasis", "polarity": "absent"}])]
+    server.script["Small nodule."] = [Reply.answer(["lung"], [{"phrase": "nodule", "polarity": "present"}])]
+    a = rb.analysis(
+        "v",
+        [
+            rb.sentence("v", 0, "Small nodule.", ("lung",), 0.9, [rb.present("nodule")]),
+            rb.sentence("v", 1, "Atelectasis?", ("lung",), 0.2, [rb.present("atelectasis")], Section.IMPRESSIONS),
+        ],
+    )
+    (out,) = LLMBackend(make_settings(mode="hybrid")).refine_many([a])
+    assert a.disorders == ["atelectasis"]
+    assert out.disorders == case_disorders(out.sentences)
+    assert "atelectasis" not in out.disorders  # the model read the impression as a negation

@@ -310,6 +310,7 @@ def write_queue(rows: Sequence[dict[str, Any]], out: Path) -> None:
 def _fmt(x: float, pct: bool = False) -> str:
     if math.isnan(x):
         return "n/a"
+    x = round(x, 1 if pct else 3) + 0.0  # no "-0.000"
     return f"{x:.1f}%" if pct else f"{x:.3f}"
 
 

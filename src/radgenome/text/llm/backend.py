@@ -1,7 +1,8 @@
 """The LLM text backend: refines the rules' :class:`ReportAnalysis` with an OpenAI-compatible model.
 
-Sentence splitting, spans, measurements, labels and disorders stay the rules'; the model re-grounds sentences
-and re-extracts their findings. ``mode="llm"`` sends every findings/impressions sentence, ``mode="hybrid"``
+Sentence splitting, spans, measurements and labels stay the rules'; the model re-grounds sentences and
+re-extracts their findings (finding nodes narrowed as the rules narrow them), and the case disorders are
+recomputed from the refined findings. ``mode="llm"`` sends every findings/impressions sentence, ``mode="hybrid"``
 only those the rules ground with ``grounding_confidence < confidence_threshold``, to ``others`` or to nothing.
 Identical sentence texts (very common across CT reports) are asked once per run; answers are cached on disk.
 
@@ -20,6 +21,8 @@ from collections.abc import Callable, Sequence
 
 from radgenome import __version__
 from radgenome.anatomy import load_hierarchy
+from radgenome.text.disorders import case_disorders
+from radgenome.text.engine import finding_nodes
 from radgenome.text.llm.cache import AnswerCache
 from radgenome.text.llm.client import CallResult, ChatClient
 from radgenome.text.llm.prompts import build_messages, load_prompt
@@ -44,12 +47,14 @@ FLAG_FAILED = "llm_failed"
 FLAG_SIZE_UNMATCHED = "llm_size_unmatched"
 
 GROUNDED_SECTIONS = frozenset({Section.FINDINGS, Section.IMPRESSIONS})
+RULES_GROUNDING_FLAG_PREFIX = "grounded_by_"
+"""Flags the rules set about how they grounded a sentence; dropped when the model re-grounds it."""
 DISAGREE_CONFIDENCE = 0.5
 """``grounding_confidence`` of a model-grounded sentence whose nodes differ from the rules' (1.0 when equal):
 the model gives no calibrated confidence, two methods agreeing is the evidence we have."""
 
-Progress = Callable[[int, int], None]
-"""``progress(done, total)`` over the distinct sentence texts of one ``refine_many`` call."""
+Progress = Callable[[int], None]
+"""``progress(reports_done)``: how many of the ``refine_many`` reports have all their sentences answered."""
 
 
 def _norm(text: str) -> str:
@@ -131,64 +136,84 @@ class LLMBackend:
         return self.refine_many([analysis])[0]
 
     def refine_many(self, analyses: Sequence[ReportAnalysis], progress: Progress | None = None) -> list[ReportAnalysis]:
-        """Refine many reports at once: all their sentences go through one concurrency-limited batch."""
+        """Refine many reports at once: all their sentences go through one concurrency-limited batch.
+
+        Case disorders are recomputed from the refined findings; labels (text-based) stay the rules'.
+        """
         t0 = time.perf_counter()
-        wanted: dict[str, None] = {}
+        reports_of: dict[str, set[int]] = {}
+        remaining = [0] * len(analyses)
         n_sent = n_kept = 0
-        for a in analyses:
+        for ai, a in enumerate(analyses):
+            texts = set()
             for s in a.sentences:
                 if self.needs_model(s):
-                    wanted[_norm(s.text)] = None
+                    texts.add(_norm(s.text))
                     n_sent += 1
                 elif s.section in GROUNDED_SECTIONS:
                     n_kept += 1
+            remaining[ai] = len(texts)
+            for t in texts:
+                reports_of.setdefault(t, set()).add(ai)
         self.stats.add("sentences_sent", n_sent)
         self.stats.add("kept_rules", n_kept)
-        self.stats.add("unique_texts", len(wanted))
+        self.stats.add("unique_texts", len(reports_of))
 
-        outcomes = self._answer(list(wanted), progress)
+        reports_done = sum(1 for r in remaining if r == 0)
+        if progress is not None and reports_done:
+            progress(reports_done)
+
+        def text_done(text: str) -> None:
+            nonlocal reports_done
+            finished = 0
+            for ai in reports_of[text]:
+                remaining[ai] -= 1
+                finished += remaining[ai] == 0
+            if finished:
+                reports_done += finished
+                if progress is not None:
+                    progress(reports_done)
+
+        outcomes = self._answer(list(reports_of), text_done)
 
         out: list[ReportAnalysis] = []
         for a in analyses:
-            sentences = []
-            for s in a.sentences:
-                if not self.needs_model(s):
-                    sentences.append(s)
-                    continue
-                sentences.append(self._apply(s, outcomes[_norm(s.text)]))
-            out.append(dataclasses.replace(a, sentences=sentences, backend=self.name, version=self.version))
+            sentences = [self._apply(s, outcomes[_norm(s.text)]) if self.needs_model(s) else s for s in a.sentences]
+            changed = any(s is not o for s, o in zip(sentences, a.sentences, strict=True))
+            out.append(
+                dataclasses.replace(
+                    a,
+                    sentences=sentences,
+                    disorders=case_disorders(sentences) if changed else list(a.disorders),
+                    backend=self.name,
+                    version=self.version,
+                )
+            )
         self.stats.add("elapsed_s", time.perf_counter() - t0)
         return out
 
-    def _answer(self, texts: list[str], progress: Progress | None) -> dict[str, _Outcome]:
-        total = len(texts)
-        done = 0
+    def _answer(self, texts: list[str], text_done: Callable[[str], None]) -> dict[str, _Outcome]:
         outcomes: dict[str, _Outcome] = {}
         model, pv = self.settings.model, self.prompt.version
         to_ask: list[str] = []
         for text in texts:
             cached = self.cache.get(model, pv, text) if self.cache is not None else None
-            if cached is not None:
-                try:
-                    outcomes[text] = _Outcome(parse_answer(cached))
-                except AnswerError:
-                    to_ask.append(text)  # stale or damaged entry: ask again
-                    continue
-                self.stats.add("cache_hits")
-                done += 1
-                if progress is not None:
-                    progress(done, total)
-            else:
+            if cached is None:
                 to_ask.append(text)
+                continue
+            try:
+                outcomes[text] = _Outcome(parse_answer(cached))
+            except AnswerError:
+                to_ask.append(text)  # stale or damaged entry: ask again
+                continue
+            self.stats.add("cache_hits")
+            text_done(text)
         if not to_ask:
             return outcomes
 
         def on_done(i: int, res: CallResult) -> None:
-            nonlocal done
             outcomes[to_ask[i]] = self._outcome(to_ask[i], res)
-            done += 1
-            if progress is not None:
-                progress(done, total)
+            text_done(to_ask[i])
 
         self.client.complete_many(
             [build_messages(t, self.prompt) for t in to_ask],
@@ -227,7 +252,7 @@ class LLMBackend:
             return dataclasses.replace(s, flags=(*s.flags, flag), backend="rules")
         answer = outcome.answer
         nodes = self._finest(answer.nodes)
-        flags = list(s.flags)
+        flags = [f for f in s.flags if not f.startswith(RULES_GROUNDING_FLAG_PREFIX)]
         measurements = s.measurements or parse_measurements(s.text)
         findings: list[Finding] = []
         for fa in answer.findings:
@@ -238,6 +263,7 @@ class LLMBackend:
                 Finding(
                     phrase=fa.phrase,
                     polarity=Polarity(fa.polarity),
+                    nodes=finding_nodes(fa.phrase, nodes),
                     measurements=matched,
                     attributes=tuple(dict.fromkeys(" ".join(a.split()).lower() for a in fa.attributes if a.strip())),
                 )

@@ -38,11 +38,7 @@ class AnswerCache:
             return None
         except (OSError, ValueError):
             return None  # unreadable or corrupt entry: treat as a miss, it is rewritten on the next answer
-        if (
-            entry.get("model") != model
-            or entry.get("prompt_version") != prompt_version
-            or entry.get("text") != text
-        ):
+        if entry.get("model") != model or entry.get("prompt_version") != prompt_version or entry.get("text") != text:
             return None  # a hash collision or a foreign file
         content = entry.get("content")
         return content if isinstance(content, str) else None

@@ -84,9 +84,7 @@ class ChatClient:
         try:
             import openai
         except ModuleNotFoundError as exc:  # pragma: no cover - depends on the environment
-            raise LLMDependencyError(
-                "the LLM backend needs the openai package: pip install 'radgenome[llm]'"
-            ) from exc
+            raise LLMDependencyError("the LLM backend needs the openai package: pip install 'radgenome[llm]'") from exc
         self._openai = openai
         self.settings = settings
         self.stats = stats if stats is not None else LLMStats()
@@ -197,13 +195,10 @@ class ChatClient:
             return []
         deadline = time.monotonic() + deadline_s if deadline_s is not None else None
         stop = threading.Event()
-        pool = ThreadPoolExecutor(
-            max_workers=min(self.settings.concurrency, n), thread_name_prefix="radgenome-llm"
-        )
+        pool = ThreadPoolExecutor(max_workers=min(self.settings.concurrency, n), thread_name_prefix="radgenome-llm")
         try:
             futures: dict[Future[CallResult], int] = {
-                pool.submit(self.complete, msgs, deadline=deadline, stop=stop): i
-                for i, msgs in enumerate(requests)
+                pool.submit(self.complete, msgs, deadline=deadline, stop=stop): i for i, msgs in enumerate(requests)
             }
             pending = set(futures)
             while pending:

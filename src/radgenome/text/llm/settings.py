@@ -43,7 +43,13 @@ class LLMSettings(BaseModel):
     backoff_base_s: float = Field(0.5, ge=0, description="First backoff step (doubles, full jitter).")
     backoff_max_s: float = Field(30.0, ge=0, description="Cap of one backoff wait (also caps Retry-After).")
     cache_dir: Path | None = Field(DEFAULT_CACHE_DIR, description="Answer cache folder; None: no cache.")
-    confidence_threshold: float = Field(0.6, ge=0.0, le=1.0, description="Hybrid: ask the model below this.")
+    confidence_threshold: float = Field(
+        0.7,
+        ge=0.0,
+        le=1.0,
+        description="Hybrid: ask the model below this (rules: 1.0 anatomy named, 0.8 implied by the finding, "
+        "0.6 or less borrowed from the previous sentence, 0.3 others).",
+    )
     temperature: float = Field(0.0, ge=0.0, le=2.0)
     max_tokens: int = Field(1024, ge=16, description="Completion token limit per sentence.")
     structured_output: StructuredOutput = Field(
