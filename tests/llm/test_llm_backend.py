@@ -265,3 +265,30 @@ def test_disorders_follow_the_refined_findings(
     assert a.disorders == ["atelectasis"]
     assert out.disorders == case_disorders(out.sentences)
     assert "atelectasis" not in out.disorders  # the model read the impression as a negation
+
+
+def test_context_grounded_sentences_carry_the_previous_sentence(
+    server: ScriptedServer, make_settings: Make, rb: SimpleNamespace
+) -> None:
+    server.script["It is unchanged."] = [Reply.answer(["left kidney"], [{"phrase": "cyst", "polarity": "present"}])]
+    first = "A cyst is seen in the left kidney."
+    reports = [
+        rb.analysis(
+            v,
+            [
+                rb.sentence(v, 0, first if v == "a" else "A nodule in the right lung.", ("left kidney",), 1.0),
+                dataclasses.replace(
+                    rb.sentence(v, 1, "It is unchanged.", ("left kidney",), 0.6), flags=("grounded_by_context",)
+                ),
+            ],
+        )
+        for v in ("a", "b")
+    ]
+    backend = LLMBackend(make_settings(mode="hybrid"))
+    assert backend.query(reports[0], 1) == f"Previous sentence: {first}\nSentence: It is unchanged."
+    assert backend.query(reports[0], 0) == f"Sentence: {first}"
+    out = backend.refine_many(reports)
+    # same sentence, different context: two questions
+    users = sorted(r.body["messages"][-1]["content"] for r in server.requests)
+    assert len(users) == 2 and all(u.endswith("Sentence: It is unchanged.") for u in users)
+    assert out[0].sentences[1].nodes == ("left kidney",) and out[0].sentences[1].flags == ()

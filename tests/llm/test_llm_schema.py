@@ -112,3 +112,10 @@ def test_messages_end_with_the_sentence() -> None:
     assert msgs[-1] == {"role": "user", "content": user_message("No pleural effusion.")}
     roles = [m["role"] for m in msgs[1:-1]]
     assert roles == ["user", "assistant"] * (len(roles) // 2)
+
+
+def test_user_message_with_context() -> None:
+    assert user_message("It is  stable.", "A cyst\nin the liver.") == (
+        "Previous sentence: A cyst in the liver.\nSentence: It is stable."
+    )
+    assert user_message("It is stable.", "  ") == "Sentence: It is stable."

@@ -65,6 +65,8 @@ def test_hybrid_and_llm_runs(reports_csv: Path, tmp_path: Path) -> None:
 
         assert run_text_command(reports_csv, tmp_path / "hybrid", backend="hybrid", llm=settings("hybrid")) == 0
         assert [r.sentence for r in srv.requests] == [CONTEXT_SENTENCE]  # the only low-confidence sentence
+        context_turn = srv.requests[0].body["messages"][-1]["content"]
+        assert context_turn.startswith("Previous sentence: A 5 mm nodule is seen in the right upper lobe.")
 
         assert run_text_command(reports_csv, tmp_path / "llm", backend="llm", llm=settings("llm")) == 0
         sent = {r.sentence for r in srv.requests}

@@ -5,6 +5,8 @@ re-extracts their findings (finding nodes narrowed as the rules narrow them), an
 recomputed from the refined findings. ``mode="llm"`` sends every findings/impressions sentence, ``mode="hybrid"``
 only those the rules ground with ``grounding_confidence < confidence_threshold``, to ``others`` or to nothing.
 Identical sentence texts (very common across CT reports) are asked once per run; answers are cached on disk.
+A sentence the rules grounded from the previous sentence ("It has not changed.") is sent with that sentence as
+context.
 
 Per sentence, ``Sentence.backend`` says whose result it carries: ``llm`` (the model's answer was applied) or
 ``rules`` (not sent, or fell back). A fallback keeps the rules' result and adds one flag:
@@ -25,7 +27,7 @@ from radgenome.text.disorders import case_disorders
 from radgenome.text.engine import finding_nodes
 from radgenome.text.llm.cache import AnswerCache
 from radgenome.text.llm.client import CallResult, ChatClient
-from radgenome.text.llm.prompts import build_messages, load_prompt
+from radgenome.text.llm.prompts import load_prompt, messages_for, user_message
 from radgenome.text.llm.schema import OTHERS, AnswerError, FindingAnswer, SentenceAnswerBase, parse_answer
 from radgenome.text.llm.settings import LLMSettings
 from radgenome.text.llm.stats import LLMStats
@@ -131,6 +133,17 @@ class LLMBackend:
         nodes = set(sentence.nodes)
         return not nodes or nodes == {OTHERS} or sentence.grounding_confidence < self.settings.confidence_threshold
 
+    def query(self, analysis: ReportAnalysis, i: int) -> str:
+        """The user turn for sentence ``i``: the sentence, preceded by the previous sentence of its section when
+        the rules grounded it from that context ("It has not changed."). Also the cache's input text."""
+        s = analysis.sentences[i]
+        context = None
+        if f"{RULES_GROUNDING_FLAG_PREFIX}context" in s.flags and i > 0:
+            prev = analysis.sentences[i - 1]
+            if prev.section == s.section:
+                context = prev.text
+        return user_message(s.text, context)
+
     # ------------------------------------------------------------------ refine
     def refine(self, analysis: ReportAnalysis) -> ReportAnalysis:
         return self.refine_many([analysis])[0]
@@ -144,14 +157,20 @@ class LLMBackend:
         reports_of: dict[str, set[int]] = {}
         remaining = [0] * len(analyses)
         n_sent = n_kept = 0
+        queries: list[list[str | None]] = []
         for ai, a in enumerate(analyses):
             texts = set()
-            for s in a.sentences:
+            per_sentence: list[str | None] = []
+            for si, s in enumerate(a.sentences):
+                query = None
                 if self.needs_model(s):
-                    texts.add(_norm(s.text))
+                    query = self.query(a, si)
+                    texts.add(query)
                     n_sent += 1
                 elif s.section in GROUNDED_SECTIONS:
                     n_kept += 1
+                per_sentence.append(query)
+            queries.append(per_sentence)
             remaining[ai] = len(texts)
             for t in texts:
                 reports_of.setdefault(t, set()).add(ai)
@@ -177,8 +196,8 @@ class LLMBackend:
         outcomes = self._answer(list(reports_of), text_done)
 
         out: list[ReportAnalysis] = []
-        for a in analyses:
-            sentences = [self._apply(s, outcomes[_norm(s.text)]) if self.needs_model(s) else s for s in a.sentences]
+        for a, qs in zip(analyses, queries, strict=True):
+            sentences = [s if q is None else self._apply(s, outcomes[q]) for s, q in zip(a.sentences, qs, strict=True)]
             changed = any(s is not o for s, o in zip(sentences, a.sentences, strict=True))
             out.append(
                 dataclasses.replace(
@@ -216,7 +235,7 @@ class LLMBackend:
             text_done(to_ask[i])
 
         self.client.complete_many(
-            [build_messages(t, self.prompt) for t in to_ask],
+            [messages_for(q, self.prompt) for q in to_ask],
             on_done=on_done,
             deadline_s=self.settings.deadline_s,
         )

@@ -12,7 +12,7 @@ from importlib import resources
 from radgenome.anatomy import TOP_LEVEL_REGIONS, load_hierarchy
 from radgenome.text.llm.schema import OTHERS, parse_answer, schema_fingerprint
 
-__all__ = ["PROMPT_FILE", "PROMPT_VERSION", "Prompt", "build_messages", "load_prompt", "user_message"]
+__all__ = ["PROMPT_FILE", "PROMPT_VERSION", "Prompt", "build_messages", "load_prompt", "messages_for", "user_message"]
 
 PROMPT_VERSION = "v1"
 PROMPT_FILE = f"prompt_{PROMPT_VERSION}.md"
@@ -87,17 +87,25 @@ def load_prompt() -> Prompt:
     return Prompt(system=system, examples=tuple(examples), version=f"{PROMPT_VERSION}-{digest}")
 
 
-def user_message(sentence: str) -> str:
-    """The user turn for one sentence (whitespace-normalised)."""
-    return "Sentence: " + " ".join(sentence.split())
+def user_message(sentence: str, context: str | None = None) -> str:
+    """The user turn for one sentence (whitespace-normalised), optionally preceded by the previous sentence."""
+    text = "Sentence: " + " ".join(sentence.split())
+    if context and context.strip():
+        return "Previous sentence: " + " ".join(context.split()) + "\n" + text
+    return text
 
 
-def build_messages(sentence: str, prompt: Prompt | None = None) -> list[dict[str, str]]:
-    """System prompt, few-shot turns, then the sentence."""
+def messages_for(user: str, prompt: Prompt | None = None) -> list[dict[str, str]]:
+    """System prompt, few-shot turns, then the given user turn (see :func:`user_message`)."""
     p = prompt or load_prompt()
     messages = [{"role": "system", "content": p.system}]
-    for user, assistant in p.examples:
-        messages.append({"role": "user", "content": user})
-        messages.append({"role": "assistant", "content": assistant})
-    messages.append({"role": "user", "content": user_message(sentence)})
+    for example_user, example_assistant in p.examples:
+        messages.append({"role": "user", "content": example_user})
+        messages.append({"role": "assistant", "content": example_assistant})
+    messages.append({"role": "user", "content": user})
     return messages
+
+
+def build_messages(sentence: str, prompt: Prompt | None = None, context: str | None = None) -> list[dict[str, str]]:
+    """The messages asking about one sentence."""
+    return messages_for(user_message(sentence, context), prompt)

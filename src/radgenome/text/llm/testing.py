@@ -1,8 +1,8 @@
 """A scripted OpenAI-compatible chat-completions server on 127.0.0.1, for tests, benchmarks and dry runs.
 
-``POST /v1/chat/completions`` answers from a script keyed by the input sentence (the last user message,
-without the ``Sentence:`` prefix): each sentence has a list of :class:`Reply` consumed in call order (the last
-one repeats); unscripted sentences get ``default(sentence)``. Every request is recorded.
+``POST /v1/chat/completions`` answers from a script keyed by the input sentence (the last line of the last
+user message, without the ``Sentence:`` prefix): each sentence has a list of :class:`Reply` consumed in call
+order (the last one repeats); unscripted sentences get ``default(sentence)``. Every request is recorded.
 """
 
 from __future__ import annotations
@@ -57,7 +57,8 @@ class RecordedRequest:
 def _sentence_of(body: dict[str, Any]) -> str:
     users = [m for m in body.get("messages", []) if m.get("role") == "user"]
     text = str(users[-1].get("content", "")) if users else ""
-    return text.removeprefix("Sentence: ")
+    last = text.rsplit("\n", 1)[-1]  # after an optional "Previous sentence: ..." line
+    return last.removeprefix("Sentence: ")
 
 
 class ScriptedServer:
