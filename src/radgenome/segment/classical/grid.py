@@ -56,12 +56,23 @@ class WorkGrid:
         idx = np.argwhere(mask)
         return self.world(idx.mean(axis=0, keepdims=True))[0] if len(idx) else np.full(3, np.nan)
 
+    def crop(self, box: tuple[slice, slice, slice]) -> WorkGrid:
+        """The sub-grid ``box`` (same world positions: the affine is shifted)."""
+        shift = np.eye(4)
+        shift[:3, 3] = [box[0].start, box[1].start, box[2].start]
+        return WorkGrid(
+            hu=np.ascontiguousarray(self.hu[box]),
+            affine=self.affine @ shift,
+            factors=self.factors,
+            full_shape=self.full_shape,
+        )
+
     def voxel_ml(self) -> float:
         return float(np.prod(self.spacing)) / 1000.0
 
 
 def block_factors(spacing: tuple[float, float, float], target_mm: float) -> tuple[int, int, int]:
-    f = [max(1, int(np.floor(target_mm / s + 0.25))) for s in spacing]
+    f = [max(1, round(target_mm / s)) for s in spacing]
     return (f[0], f[1], f[2])
 
 
@@ -75,10 +86,12 @@ def downsample(hu: np.ndarray, affine: np.ndarray, target_mm: float) -> WorkGrid
     else:
         pads = [(0, (-n) % k) for n, k in zip(full, f, strict=True)]
         src = np.pad(hu, pads, mode="edge") if any(p[1] for p in pads) else hu
-        s = src.shape
-        work = src.reshape(s[0] // f[0], f[0], s[1] // f[1], f[1], s[2] // f[2], f[2]).mean(
-            axis=(1, 3, 5), dtype=np.float32
-        )
+        acc = np.int32 if src.dtype.kind in "iub" and src.dtype.itemsize <= 2 else np.float64
+        a, b, c = src.shape
+        s = np.add.reduce(src.reshape(a // f[0], f[0], b, c), axis=1, dtype=acc)
+        s = np.add.reduce(s.reshape(a // f[0], b // f[1], f[1], c), axis=2)
+        s = np.add.reduce(s.reshape(a // f[0], b // f[1], c // f[2], f[2]), axis=3)
+        work = s.astype(np.float32) / np.float32(f[0] * f[1] * f[2])
     scale = np.diag([*f, 1.0])
     shift = np.eye(4)
     shift[:3, 3] = (np.asarray(f) - 1) / 2.0  # centre of each block in input index space
@@ -87,12 +100,17 @@ def downsample(hu: np.ndarray, affine: np.ndarray, target_mm: float) -> WorkGrid
 
 
 def upsample_labels(lab: np.ndarray, factors: tuple[int, int, int], full_shape: tuple[int, int, int]) -> np.ndarray:
-    """Nearest-neighbour upsampling of a working-grid label map to the input grid."""
-    out = lab
-    for axis, k in enumerate(factors):
-        if k > 1:
-            out = np.repeat(out, k, axis=axis)
-    return np.ascontiguousarray(out[: full_shape[0], : full_shape[1], : full_shape[2]])
+    """Nearest-neighbour upsampling of a working-grid label map to the input grid (one copy)."""
+    if factors == (1, 1, 1):
+        return np.ascontiguousarray(lab[: full_shape[0], : full_shape[1], : full_shape[2]])
+    a, b, c = lab.shape
+    f0, f1, f2 = factors
+    col = np.repeat(lab, f2, axis=2) if f2 > 1 else lab  # the contiguous axis first
+    out = np.empty((a * f0, b * f1, c * f2), dtype=lab.dtype)
+    out.reshape(a, f0, b, f1, c * f2)[...] = col[:, None, :, None, :]
+    if out.shape != tuple(full_shape):
+        out = np.ascontiguousarray(out[: full_shape[0], : full_shape[1], : full_shape[2]])
+    return out
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -212,10 +230,24 @@ def ball_opening(mask: np.ndarray, r_mm: float, spacing: np.ndarray) -> np.ndarr
 
 
 def fill_holes_2d(mask: np.ndarray) -> np.ndarray:
-    """Fill holes in every axial slice (one scipy call, in-plane connectivity)."""
+    """Fill holes in every axial slice: background regions (in-plane connectivity) not touching the slice edge."""
+    box = bbox(mask, margin=1)
+    if box is None:
+        return mask.copy()
+    sub = mask[box]
     st = np.zeros((3, 3, 3), dtype=bool)
     st[:, :, 1] = ndimage.generate_binary_structure(2, 1)
-    return ndimage.binary_fill_holes(mask, structure=st)
+    lab, n = ndimage.label(~sub, structure=st)
+    if n == 0:
+        return mask.copy()
+    edge = np.zeros(n + 1, dtype=bool)
+    for face in (lab[0], lab[-1], lab[:, 0], lab[:, -1]):
+        edge[np.unique(face)] = True
+    hole = ~edge
+    hole[0] = False
+    out = mask.copy()
+    out[box] |= hole[lab]
+    return out
 
 
 def largest_cc(mask: np.ndarray, connectivity: int = 6) -> np.ndarray:
@@ -245,8 +277,17 @@ def keep_large(mask: np.ndarray, min_voxels: int, connectivity: int = 6) -> np.n
     return keep[lab]
 
 
-def slice_hull(mask: np.ndarray, spacing: np.ndarray, directions: int = 24) -> np.ndarray:
+def slice_hull(mask: np.ndarray, spacing: np.ndarray, directions: int = 16) -> np.ndarray:
     """Per-axial-slice convex hull (circumscribed ``directions``-gon), vectorised over slices."""
+    out = np.zeros_like(mask)
+    box = bbox(mask)
+    if box is None:
+        return out
+    out[box] = _slice_hull(mask[box], spacing, directions)
+    return out
+
+
+def _slice_hull(mask: np.ndarray, spacing: np.ndarray, directions: int) -> np.ndarray:
     nx, ny, _ = mask.shape
     present = mask.any(axis=(0, 1))
     out = np.zeros_like(mask)

@@ -111,21 +111,28 @@ def segment_mediastinum(
 def _circle_search(
     g: WorkGrid, tissue: np.ndarray, window: np.ndarray, ks: np.ndarray
 ) -> dict[int, tuple[int, int, float]]:
-    """Per slice k in ks: the centre (i, j) and radius (mm) of the largest disc of tissue inside ``window``."""
+    """Per slice k in ks: the centre (i, j) and radius (mm) of the largest disc of tissue centred in the 2-D
+    ``window``."""
     out: dict[int, tuple[int, int, float]] = {}
-    if not len(ks):
+    if not len(ks) or not window.any():
         return out
+    # crop in-plane to the window grown by the largest radius searched
+    m = int(np.ceil(AORTA_R_MM[1] / float(min(g.spacing[0], g.spacing[1])))) + 2
+    wi = np.nonzero(window.any(axis=1))[0]
+    wj = np.nonzero(window.any(axis=0))[0]
+    i0, i1 = max(0, wi[0] - m), min(window.shape[0], wi[-1] + 1 + m)
+    j0, j1 = max(0, wj[0] - m), min(window.shape[1], wj[-1] + 1 + m)
     sp2 = np.array([g.spacing[0], g.spacing[1], 1e6])
-    sub = tissue[:, :, ks]
-    d = ndimage.distance_transform_edt(sub, sampling=sp2)
-    d = np.where(window[:, :, ks], d, 0.0)
+    sub = np.pad(tissue[i0:i1, j0:j1][:, :, ks], ((0, 0), (0, 0), (1, 1)), constant_values=True)
+    d = ndimage.distance_transform_edt(sub, sampling=sp2)[:, :, 1:-1]
+    d = np.where(window[i0:i1, j0:j1, None], d, 0.0)
     flat = d.reshape(-1, len(ks))
     best = flat.argmax(axis=0)
     for n, k in enumerate(ks):
         r = float(flat[best[n], n])
         if AORTA_R_MM[0] <= r <= AORTA_R_MM[1]:
-            i, j = np.unravel_index(int(best[n]), sub.shape[:2])
-            out[int(k)] = (int(i), int(j), r)
+            i, j = np.unravel_index(int(best[n]), d.shape[:2])
+            out[int(k)] = (int(i) + i0, int(j) + j0, r)
     return out
 
 
@@ -164,13 +171,13 @@ def _aorta(
     tissue = tissue & region
     # descending: left of the spine, just in front of / beside the vertebral body
     win_d = (x < sx - 5.0) & (x > sx - 60.0) & (y > sy - 10.0) & (y < sy + 50.0)
-    desc = _circle_search(g, tissue, win_d[:, :, None] & np.ones(g.shape, bool), ks)
+    desc = _circle_search(g, tissue, win_d, ks)
     out = _tube_from_centres(g, desc, tissue)
     if carina_z is not None:
         # ascending: right-anterior of the trachea, between the top of the heart and the arch
         win_a = (x > sx - 10.0) & (x < sx + 50.0) & (y > sy + 45.0) & (y < sy + 110.0)
         ka = ks[(zs[ks] < carina_z + 20.0) & (zs[ks] > carina_z - 60.0)]
-        asc = _circle_search(g, tissue & ~out, win_a[:, :, None] & np.ones(g.shape, bool), ka)
+        asc = _circle_search(g, tissue & ~out, win_a, ka)
         out |= _tube_from_centres(g, asc, tissue)
     return out
 

@@ -15,7 +15,7 @@ from radgenome.segment.classical import lungs as lungs_mod
 from radgenome.segment.classical import mediastinum as med_mod
 from radgenome.segment.classical import soft_tissue as soft_mod
 from radgenome.segment.classical.body import BODY_HU, TABLE_OPEN_MM, segment_body
-from radgenome.segment.classical.grid import downsample, upsample_labels
+from radgenome.segment.classical.grid import bbox, downsample, upsample_labels
 
 ALGORITHM_VERSION = "1"
 MIN_SHAPE = 8
@@ -70,7 +70,7 @@ EXPECTED = (
 class ClassicalSegmenter:
     """Threshold, connected-component and geometry based chest CT segmenter (numpy/scipy/cc3d only)."""
 
-    def __init__(self, name: str = "classical", working_mm: float = 2.5) -> None:
+    def __init__(self, name: str = "classical", working_mm: float = 3.0) -> None:
         self.name = name
         self.working_mm = float(working_mm)
         self.last_timings: dict[str, float] = {}
@@ -149,6 +149,11 @@ class ClassicalSegmenter:
         body = segment_body(g)
         if body.sum() * g.voxel_ml() < 50.0:
             raise SegmentationError(f"{cid}: no body found (no tissue region above {BODY_HU:.0f} HU)")
+        work_shape = g.shape
+        crop = bbox(body, margin=2)
+        assert crop is not None
+        g = g.crop(crop)
+        body = np.ascontiguousarray(body[crop])
         x_mid = float(g.centroid_world(body)[0])
         lap("body")
         aw = airway_mod.segment_airway(g, body, x_mid)
@@ -238,7 +243,9 @@ class ClassicalSegmenter:
         if "liver" not in found:
             warnings.append("liver: not found (upper abdomen not in the field of view or not separable)")
         lap("assemble")
-        full = upsample_labels(lab, g.factors, g.full_shape)
+        lab_work = np.zeros(work_shape, dtype=np.uint8)
+        lab_work[crop] = lab
+        full = upsample_labels(lab_work, g.factors, g.full_shape)
         lap("upsample")
         self.last_timings = t
         settings = self.settings()
