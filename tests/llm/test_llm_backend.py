@@ -115,7 +115,9 @@ def test_hybrid_sends_only_low_confidence_or_others(
     assert backend.name == "hybrid"
 
 
-def test_fallbacks_are_flagged(server: ScriptedServer, make_settings: Make, rb: SimpleNamespace) -> None:
+def test_fallbacks_are_flagged(
+    server: ScriptedServer, make_settings: Make, rb: SimpleNamespace, caplog: pytest.LogCaptureFixture
+) -> None:
     server.script.update(
         {
             "bad json": [Reply.raw('{"nodes": ["heart"], "findings": [')],
@@ -152,6 +154,8 @@ def test_fallbacks_are_flagged(server: ScriptedServer, make_settings: Make, rb: 
     assert server.count("always 500") == 2 and server.count("too slow") == 2  # retried once each
     assert server.count("bad json") == 1  # a bad answer is not retried
     assert backend.stats.retries == 2
+    assert "4 of 5 LLM questions fell back to the rules" in caplog.text
+    assert "'left little toe' is not an allowed value" in caplog.text and len(caplog.text) < 1000
 
 
 def test_second_run_is_served_from_the_cache(server: ScriptedServer, make_settings: Make, rb: SimpleNamespace) -> None:

@@ -18,6 +18,7 @@ is not among the sentence's measurements (the finding keeps no measurement).
 from __future__ import annotations
 
 import dataclasses
+import logging
 import time
 from collections.abc import Callable, Sequence
 
@@ -33,6 +34,8 @@ from radgenome.text.llm.settings import LLMSettings
 from radgenome.text.llm.stats import LLMStats
 from radgenome.text.measure import parse_measurements
 from radgenome.text.model import Finding, Measurement, Polarity, ReportAnalysis, Section, Sentence
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "FLAG_FAILED",
@@ -209,6 +212,14 @@ class LLMBackend:
                 )
             )
         self.stats.add("elapsed_s", time.perf_counter() - t0)
+        failed = {o.flag: o.detail for o in outcomes.values() if o.flag}
+        if failed:
+            log.warning(
+                "%d of %d LLM questions fell back to the rules (%s)",
+                sum(1 for o in outcomes.values() if o.flag),
+                len(outcomes),
+                "; ".join(f"{flag}, e.g. {detail}" for flag, detail in sorted(failed.items())),
+            )
         return out
 
     def _answer(self, texts: list[str], text_done: Callable[[str], None]) -> dict[str, _Outcome]:
@@ -243,10 +254,12 @@ class LLMBackend:
 
     def _outcome(self, text: str, res: CallResult) -> _Outcome:
         if not res.ok:
+            log.debug("LLM request failed after %d attempt(s) for %r: %s", res.attempts, text, res.error)
             return _Outcome(flag=FLAG_FAILED, detail=res.error or "")
         try:
             answer = parse_answer(res.content)
         except AnswerError as exc:
+            log.debug("unusable LLM answer for %r: %s", text, exc)
             return _Outcome(flag=exc.flag, detail=exc.detail)
         if self.cache is not None and res.content is not None:
             self.cache.put(self.settings.model, self.prompt.version, text, res.content)

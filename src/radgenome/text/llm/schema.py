@@ -164,4 +164,8 @@ def parse_answer(content: str | None) -> SentenceAnswerBase:
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first.get("loc", ()))
-        raise AnswerError("llm_schema_violation", f"{where}: {first.get('msg', '')}") from None
+        if first.get("type") == "literal_error":
+            detail = f"{where}: {first.get('input')!r} is not an allowed value"
+        else:
+            detail = f"{where}: {first.get('msg', '')}"[:200]
+        raise AnswerError("llm_schema_violation", detail) from None
