@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-from scipy import ndimage
 
 from radgenome.anatomy import ANATOMICAL_REGIONS, TOP_LEVEL_REGIONS, UnknownNodeError, load_hierarchy
 from radgenome.anatomy.vocabulary import is_mask_name
@@ -92,32 +91,72 @@ def region_masks(labelmap: np.ndarray, labels: dict[int, str]) -> dict[str, np.n
     return {r: region_mask(labelmap, labels, r) for r in ANATOMICAL_REGIONS}
 
 
+def label_profiles(lm: np.ndarray, n_labels: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-label voxel counts along each axis: three arrays of shape (axis length, n_labels).
+
+    One pass over slabs of the outermost axis in memory, with ``np.bincount`` on (row index, label) codes: no
+    per-label masks and no index arrays the size of the volume, so the cost hardly depends on the number of
+    labels, and C- or F-ordered label maps are both read in memory order.
+    """
+    outer = int(np.argmax([abs(st) for st in lm.strides]))
+    rest = [a for a in range(3) if a != outer]
+    view = np.moveaxis(lm, outer, 0)
+    n0, nb, nc = view.shape
+    idx = np.int32 if max(nb, nc) * n_labels < 2**31 else np.int64
+    bb = (np.arange(nb, dtype=idx) * n_labels)[:, None]
+    cc = (np.arange(nc, dtype=idx) * n_labels)[None, :]
+    c_outer = np.zeros((n0, n_labels), dtype=np.int64)
+    c_b = np.zeros((nb, n_labels), dtype=np.int64)
+    c_c = np.zeros((nc * n_labels,), dtype=np.int64)
+    for i in range(n0):
+        slab = view[i]
+        if not slab.any():
+            continue
+        s = slab.astype(idx, order="K")
+        per_b = np.bincount((bb + s).ravel(order="K"), minlength=nb * n_labels).reshape(nb, n_labels)
+        c_b += per_b
+        c_outer[i] = per_b.sum(axis=0)
+        c_c += np.bincount((cc + s).ravel(order="K"), minlength=nc * n_labels)
+    by_axis = {outer: c_outer, rest[0]: c_b, rest[1]: c_c.reshape(nc, n_labels)}
+    return by_axis[0], by_axis[1], by_axis[2]
+
+
 def structure_stats(
-    labelmap: np.ndarray, labels: dict[int, str], affine: np.ndarray
+    labelmap: np.ndarray,
+    labels: dict[int, str],
+    affine: np.ndarray,
+    profiles: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
 ) -> dict[str, StructureStats]:
-    """Voxels, volume (ml), inclusive bbox on this grid and world centroid (mm) of each labelled structure."""
+    """Voxels, volume (ml), inclusive bbox on this grid and world centroid (mm) of each labelled structure.
+
+    ``profiles``: :func:`label_profiles` of ``labelmap`` when the caller already has them.
+    """
     lm = np.asarray(labelmap)
+    if lm.dtype.kind not in "iu":
+        lm = lm.astype(np.int64)
     voxel_ml = abs(float(np.linalg.det(affine[:3, :3]))) / 1000.0
-    max_id = int(lm.max()) if lm.size else 0
-    counts = np.bincount(lm.ravel(), minlength=max_id + 1) if max_id > 0 else np.zeros(1, dtype=np.int64)
-    slices = ndimage.find_objects(lm) if max_id > 0 else []
+    max_id = max([int(lm.max()) if lm.size else 0, *[int(k) for k in labels]])
+    if profiles is None and lm.ndim == 3:
+        profiles = label_profiles(lm, max_id + 1)
     out: dict[str, StructureStats] = {}
     for label_id, name in sorted(labels.items()):
         i = int(label_id)
-        n = int(counts[i]) if i < len(counts) else 0
-        if n == 0 or i - 1 >= len(slices) or slices[i - 1] is None:
+        n = int(profiles[0][:, i].sum()) if profiles is not None and i < profiles[0].shape[1] else 0
+        if n == 0 or profiles is None:
             out[name] = StructureStats(0, 0.0, [], [])
             continue
-        sl = slices[i - 1]
-        sub = lm[sl] == i
-        idx = np.nonzero(sub)
-        centre_vox = np.array([float(idx[a].mean()) + sl[a].start for a in range(3)])
-        world = affine[:3, :3] @ centre_vox + affine[:3, 3]
-        bbox = [sl[0].start, sl[1].start, sl[2].start, sl[0].stop - 1, sl[1].stop - 1, sl[2].stop - 1]
+        lo, hi, centre = [], [], []
+        for prof in profiles:
+            col = prof[:, i]
+            nz = np.flatnonzero(col)
+            lo.append(int(nz[0]))
+            hi.append(int(nz[-1]))
+            centre.append(float((col * np.arange(len(col))).sum()) / n)
+        world = affine[:3, :3] @ np.array(centre) + affine[:3, 3]
         out[name] = StructureStats(
             voxels=n,
             volume_ml=round(n * voxel_ml, 3),
-            bbox_ijk=[int(b) for b in bbox],
+            bbox_ijk=lo + hi,
             centroid_mm=[round(float(w), 2) for w in world],
         )
     return out

@@ -163,3 +163,30 @@ def test_label_tables(tmp_path: Path) -> None:
     c = tmp_path / "t.csv"
     c.write_text("1,trachea\n")
     assert read_label_table(c) == {1: "trachea"}
+
+
+def test_unnamed_label_id_is_rejected_before_writing(h: Any, tmp_path: Path) -> None:
+    hu, labels = h.chest_ras()
+    v = read_ct(h.write_nifti(tmp_path / "c.nii.gz", hu, h.ras_affine()))
+    lm = labels.copy()
+    lm[0, 0, 0] = 9
+    with pytest.raises(SegmentationContractError, match=r"ids without a name: \[9\]"):
+        write_segmentation(lung_seg(lm), v, tmp_path / "out")
+    assert not (tmp_path / "out" / "c.nii.gz").exists()
+
+
+def test_stats_match_a_brute_force_count_in_c_and_f_order(h: Any) -> None:
+    from radgenome.regions import structure_stats
+
+    rng = np.random.default_rng(3)
+    lm = rng.integers(0, 4, size=(9, 7, 5)).astype(np.uint8)
+    names = {1: "trachea", 2: "heart", 3: "aorta"}
+    aff = h.ras_affine()
+    for arr in (lm, np.asfortranarray(lm), lm[::-1, :, ::-1]):
+        stats = structure_stats(arr, names, aff)
+        for i, name in names.items():
+            idx = np.argwhere(arr == i)
+            s = stats[name]
+            assert s.voxels == len(idx)
+            assert s.bbox_ijk == idx.min(axis=0).tolist() + idx.max(axis=0).tolist()
+            np.testing.assert_allclose(s.centroid_mm, aff[:3, :3] @ idx.mean(axis=0) + aff[:3, 3], atol=0.01)

@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-import io
 import math
 import zlib
 from pathlib import Path
@@ -63,7 +62,7 @@ def from_canonical(array: np.ndarray, original_affine: np.ndarray) -> np.ndarray
     if np.array_equal(ornt, _RAS):
         return array
     back = ornt_transform(_RAS, ornt)
-    return np.ascontiguousarray(apply_orientation(array, back))
+    return apply_orientation(array, back)
 
 
 # --------------------------------------------------------------------------- NIfTI
@@ -73,6 +72,11 @@ def _stem(path: Path) -> str:
 
 def read_nifti_image(path: str | Path) -> Any:
     """Load a NIfTI-1/2 image, decompressing gzip with isal. Raises :class:`VolumeReadError`."""
+    return _read_nifti(path)[0]
+
+
+def _read_nifti(path: str | Path) -> tuple[Any, bytes]:
+    """(nibabel image, the uncompressed file bytes)."""
     import nibabel as nib
     from isal import igzip
 
@@ -105,15 +109,18 @@ def read_nifti_image(path: str | Path) -> Any:
             raise VolumeReadError(
                 f"{path}: truncated NIfTI: header says {expected} data bytes, file holds {len(raw) - offset}"
             )
-        return img
+        return img, raw
     raise VolumeReadError(f"{path}: not a NIfTI image ({'; '.join(errors)[:300]})")
 
 
-def _nifti_array(img: Any, path: Path) -> tuple[np.ndarray, dict[str, Any]]:
+def _nifti_array(img: Any, raw: bytes, path: Path) -> tuple[np.ndarray, dict[str, Any]]:
+    """Voxel array straight from the uncompressed bytes (no copy), with header scaling in float32."""
     proxy = img.dataobj
+    dtype = img.get_data_dtype()
     try:
-        data = np.asarray(proxy.get_unscaled())
-    except Exception as exc:
+        count = int(np.prod(img.shape))
+        data = np.frombuffer(raw, dtype=dtype, count=count, offset=int(proxy.offset)).reshape(img.shape, order="F")
+    except (ValueError, TypeError) as exc:
         raise VolumeReadError(f"{path}: cannot read voxel data ({exc})") from exc
     slope = float(proxy.slope) if proxy.slope is not None else 1.0
     inter = float(proxy.inter) if proxy.inter is not None else 0.0
@@ -145,9 +152,7 @@ def _squeeze_to_3d(data: np.ndarray, path: Path) -> np.ndarray:
 
 def _check_values(data: np.ndarray, path: Path, min_voxels: int) -> None:
     if any(s < min_voxels for s in data.shape):
-        raise VolumeReadError(
-            f"{path}: tiny volume {tuple(data.shape)}: fewer than {min_voxels} voxels along an axis"
-        )
+        raise VolumeReadError(f"{path}: tiny volume {tuple(data.shape)}: fewer than {min_voxels} voxels along an axis")
     if data.dtype.kind == "f":
         finite = np.isfinite(data)
         if not finite.all():
@@ -187,9 +192,7 @@ def _to_hu(
     hu: dict[str, Any] = {"intensities": report.describe(), "detected": report.kind}
     meta["hu"] = hu
     if header_scaled and report.kind == "hu":
-        source = (
-            "DICOM RescaleSlope/Intercept" if meta.get("format") == "dicom" else "header scl_slope/scl_inter"
-        )
+        source = "DICOM RescaleSlope/Intercept" if meta.get("format") == "dicom" else "header scl_slope/scl_inter"
         hu["action"] = f"none: {source} already gave HU"
         if row is not None:
             hu["metadata"] = "ignored: volume already in HU"
@@ -296,8 +299,8 @@ def read_ct(
     else:
         if not path.exists():
             raise VolumeReadError(f"{path}: no such file")
-        img = read_nifti_image(path)
-        data, info = _nifti_array(img, path)
+        img, raw = _read_nifti(path)
+        data, info = _nifti_array(img, raw, path)
         meta.update({"format": "nifti", **info})
         header_scaled = bool(info["header_scaled"])
         affine = np.asarray(img.affine, dtype=np.float64)
@@ -312,9 +315,11 @@ def read_ct(
     hu = _compact(_to_hu(data, path, header_scaled, metadata_row, meta))
     canon, canon_affine = to_canonical(hu, affine)
     meta["orientation_in"] = "".join(_axcodes(affine))
+    if not canon.flags.writeable or not (canon.flags.c_contiguous or canon.flags.f_contiguous):
+        canon = canon.copy(order="K")  # keeps the memory order: no transposition
     return CTVolume(
         case_id=case_id,
-        hu=np.ascontiguousarray(canon),
+        hu=canon,
         affine=canon_affine,
         source=str(path),
         original_affine=affine,
@@ -334,14 +339,29 @@ def is_nifti_path(path: Path) -> bool:
 
 
 def nifti_bytes(array: np.ndarray, affine: np.ndarray) -> bytes:
-    """Uncompressed NIfTI-1 bytes of ``array`` (helper for writers that compress themselves)."""
+    """Uncompressed single-file NIfTI-1 bytes of ``array`` (sform = qform = ``affine``, no scaling)."""
     import nibabel as nib
 
     img = nib.Nifti1Image(array, affine)
-    img.header.set_xyzt_units("mm")
-    img.set_qform(affine, code=1)
-    img.set_sform(affine, code=1)
-    buf = io.BytesIO()
-    file_map = img.make_file_map({"image": buf, "header": buf})
-    img.to_file_map(file_map)
-    return buf.getvalue()
+    hdr = img.header
+    hdr.set_xyzt_units("mm")
+    hdr.set_qform(affine, code=1)
+    hdr.set_sform(affine, code=1)
+    hdr["vox_offset"] = 352
+    hdr["scl_slope"] = 1.0
+    hdr["scl_inter"] = 0.0
+    data = np.asarray(array, dtype=hdr.get_data_dtype())
+    return hdr.binaryblock + b"\x00\x00\x00\x00" + fortran_bytes(data)
+
+
+def fortran_bytes(array: np.ndarray, block: int = 32) -> bytes:
+    """``array.tobytes(order="F")`` for 3-D arrays, transposed in cache-sized blocks (about 4x faster)."""
+    if array.ndim != 3 or array.flags.f_contiguous:
+        return array.tobytes(order="F")
+    strides = [abs(s) for s in array.strides]
+    if strides[0] <= strides[1] <= strides[2]:  # F-ordered memory seen through flips: a linear copy
+        return np.asfortranarray(array).tobytes(order="F")
+    out = np.empty(array.shape[::-1], dtype=array.dtype)
+    for i0 in range(0, array.shape[0], block):
+        out[:, :, i0 : i0 + block] = array[i0 : i0 + block].transpose(2, 1, 0)
+    return out.tobytes()

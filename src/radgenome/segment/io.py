@@ -21,7 +21,7 @@ import numpy as np
 from radgenome.anatomy.vocabulary import is_mask_name
 from radgenome.corpus.metadata import volume_stem
 from radgenome.corpus.volume import from_canonical, nifti_bytes, read_nifti_image
-from radgenome.regions import structure_stats
+from radgenome.regions import label_profiles, structure_stats
 from radgenome.segment.base import CTVolume, Segmentation
 
 Space = Literal["native", "sat"]
@@ -69,8 +69,11 @@ def write_mask(mask: np.ndarray, affine: np.ndarray, path: str | Path) -> Path:
     return write_nifti(np.asarray(mask, dtype=np.uint8), affine, path)
 
 
-def validate_segmentation(seg: Segmentation, shape: tuple[int, ...] | None = None) -> None:
-    """Raise :class:`SegmentationContractError` when ``seg`` breaks §1.2."""
+def validate_segmentation(seg: Segmentation, shape: tuple[int, ...] | None = None, check_voxels: bool = True) -> None:
+    """Raise :class:`SegmentationContractError` when ``seg`` breaks §1.2.
+
+    ``check_voxels=False`` skips the scan for unnamed label ids (the writer does it on its own pass).
+    """
     if shape is not None and tuple(seg.labelmap.shape) != tuple(shape):
         raise SegmentationContractError(f"label map shape {seg.labelmap.shape} != volume shape {shape}")
     if seg.labelmap.dtype.kind not in "iu":
@@ -80,18 +83,31 @@ def validate_segmentation(seg: Segmentation, shape: tuple[int, ...] | None = Non
         raise SegmentationContractError("two label ids share a structure name")
     for label_id, name in seg.labels.items():
         if int(label_id) <= 0:
-            raise SegmentationContractError(
-                f"label id {label_id} for {name!r}: ids start at 1 (0 = background)"
-            )
+            raise SegmentationContractError(f"label id {label_id} for {name!r}: ids start at 1 (0 = background)")
         info = seg.info.get(name)
         if not is_mask_name(name) and not (info is not None and info.extra):
             raise SegmentationContractError(
                 f"structure {name!r} is not one of RadGenome's mask names and is not flagged extra"
             )
-    present = set(int(v) for v in np.unique(seg.labelmap)) - {0}
-    unknown = present - {int(i) for i in seg.labels}
+    if check_voxels:
+        _check_named(present_labels(seg.labelmap), seg.labels)
+
+
+def _check_named(present: set[int], labels: dict[int, str]) -> None:
+    unknown = present - {int(i) for i in labels}
     if unknown:
-        raise SegmentationContractError(f"label map holds ids without a name: {sorted(unknown)}")
+        raise SegmentationContractError(f"label map holds ids without a name: {sorted(unknown)[:20]}")
+
+
+def present_labels(labelmap: np.ndarray) -> set[int]:
+    """Label ids with at least one voxel (slab-wise bincount: much faster than ``np.unique``)."""
+    lm = np.asarray(labelmap)
+    if lm.size == 0 or lm.max() == 0:
+        return set()
+    if lm.ndim != 3 or lm.dtype.kind not in "iu" or lm.min() < 0:
+        return {int(v) for v in np.unique(lm)} - {0}
+    counts = label_profiles(lm, int(lm.max()) + 1)[0].sum(axis=0)
+    return {int(i) for i in np.flatnonzero(counts)} - {0}
 
 
 def output_paths(out_dir: str | Path, stem: str) -> tuple[Path, Path]:
@@ -124,7 +140,10 @@ def labels_on_output_grid(
 def sidecar_dict(
     seg: Segmentation, volume: CTVolume, labelmap: np.ndarray, affine: np.ndarray, space: Space
 ) -> dict[str, Any]:
-    stats = structure_stats(labelmap, seg.labels, affine)
+    max_id = max([int(labelmap.max()) if labelmap.size else 0, *[int(k) for k in seg.labels]])
+    profiles = label_profiles(labelmap, max_id + 1)
+    _check_named({int(i) for i in np.flatnonzero(profiles[0].sum(axis=0))} - {0}, seg.labels)
+    stats = structure_stats(labelmap, seg.labels, affine, profiles)
     warnings = list(seg.warnings)
     stats_out: dict[str, Any] = {}
     for label_id, name in sorted(seg.labels.items()):
@@ -166,7 +185,7 @@ def write_segmentation(
     seg: Segmentation, volume: CTVolume, out_dir: str | Path, space: Space = "native", stem: str | None = None
 ) -> tuple[Path, Path]:
     """Write ``<stem>.nii.gz`` + ``<stem>.json`` (§1.2) into ``out_dir``; returns both paths."""
-    validate_segmentation(seg, volume.shape)
+    validate_segmentation(seg, volume.shape, check_voxels=False)
     labelmap, affine = labels_on_output_grid(seg, volume, space)
     max_label = max([int(k) for k in seg.labels] + [0])
     labelmap = np.asarray(labelmap).astype(labelmap_dtype(max_label), copy=False)
