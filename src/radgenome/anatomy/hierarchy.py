@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 
 TOP_LEVEL_REGIONS: tuple[str, ...] = (
@@ -94,6 +94,9 @@ class Hierarchy:
 
         ``others`` nodes expand to ``others`` and ``others/<node>``.
         """
+        return _expand_paths(self, tuple(nodes))
+
+    def _expand_uncached(self, nodes: tuple[str, ...]) -> tuple[str, ...]:
         out: set[str] = set()
         for node in nodes:
             if node in TOP_LEVEL_REGIONS and node not in self.nodes:
@@ -127,6 +130,11 @@ def path_sort_key(path: str) -> tuple[int, str]:
     top = path.split("/", 1)[0]
     idx = TOP_LEVEL_REGIONS.index(top) if top in TOP_LEVEL_REGIONS else len(TOP_LEVEL_REGIONS)
     return (idx, path)
+
+
+@lru_cache(maxsize=65536)
+def _expand_paths(h: Hierarchy, nodes: tuple[str, ...]) -> tuple[str, ...]:
+    return h._expand_uncached(nodes)
 
 
 @cache

@@ -52,8 +52,13 @@ class Grounding:
 @dataclass(frozen=True)
 class Lexicon:
     entries: tuple[Entry, ...]
-    ignore: re.Pattern[str] | None
+    ignore: tuple[tuple[str, re.Pattern[str]], ...]
+    """(trigger literal, pattern) of the entries that mask text before matching."""
     combined: re.Pattern[str]
+    """All entries as one alternation of non-capturing groups, tried at word starts (Python's ``re`` is many
+    times slower with named groups in a large alternation)."""
+    named: re.Pattern[str]
+    """The same alternation with a named group per entry, run once per match to tell which entry it was."""
 
 
 @cache
@@ -64,25 +69,27 @@ def load_lexicon() -> Lexicon:
     hierarchy = load_hierarchy()
     entries: list[Entry] = []
     patterns: list[str] = []
-    ignores: list[str] = []
+    ignores: list[tuple[str, re.Pattern[str]]] = []
     for item in raw["entry"]:
         if item["kind"] == "ignore":
-            ignores.append(f"(?:{item['pattern']})")
+            ignores.append((item["trigger"], re.compile(item["pattern"])))
             continue
         nodes = tuple(item["nodes"])
         for node in nodes:
             if node not in hierarchy and node not in TOP_LEVEL_REGIONS:
                 raise ValueError(f"grounding lexicon names unknown node {node!r}")
-        entry = Entry(item["kind"], nodes, item.get("sided", ""), item.get("handler", ""))
-        patterns.append(f"(?P<e{len(entries)}>{item['pattern']})")
-        entries.append(entry)
-    combined = re.compile("|".join(patterns))
-    ignore = re.compile("|".join(ignores)) if ignores else None
-    return Lexicon(tuple(entries), ignore, combined)
+        entries.append(Entry(item["kind"], nodes, item.get("sided", ""), item.get("handler", "")))
+        patterns.append(item["pattern"])
+    return Lexicon(
+        entries=tuple(entries),
+        ignore=tuple(ignores),
+        combined=re.compile("|".join(f"(?:{p})" for p in patterns)),
+        named=re.compile("|".join(f"(?P<e{i}>{p})" for i, p in enumerate(patterns))),
+    )
 
 
 # ------------------------------------------------------------------------------------------ side words
-_SIDE = re.compile(r"\b(right|left|both|bilateral(?:ly)?|bibasal|bibasilar)\b")
+_SIDE = re.compile(r"\b(right|left|both|either|bilateral(?:ly)?|bibasal|bibasilar)\b")
 _SIDE_AFTER = re.compile(
     r"^\W{0,3}(?:\w+\W+){0,3}?(?:on|in|at) the (right|left)(?: side)?\b|^\W{0,3}(bilaterally|on both sides)\b",
 )
@@ -136,7 +143,7 @@ _OF_SIDE_LUNG = re.compile(
     r"[^.;]{0,25}?\bof (?:the )?(right|left|both) lungs?\b",
 )
 _LUNG_SIDE = re.compile(
-    r"\b(right|left|both|bilateral)\s+(?:lung\w*|hemithora\w*|pulmonary)\b"
+    r"\b(right|left|both|either|bilateral)\s+(?:lung\w*|hemithora\w*|pulmonary)\b"
     r"|\blungs?\s+bilaterally\b|\bbilaterally\b|\bbilateral\b|\bboth\b",
 )
 _LEVEL = {"upper": "upper", "superior": "upper", "middle": "middle", "lower": "lower", "inferior": "lower"}
@@ -254,8 +261,18 @@ _VERT = re.compile(r"\b(c|t|th|d|l)\s?(\d{1,2})(?:\s?-\s?(c|t|th|d|l)?\s?(\d{1,2
 _VERT_NAMES = {"c": ("cervical", 7), "t": ("thoracic", 12), "l": ("lumbar", 6)}
 
 
+_VERT_ORDINAL = re.compile(r"\b(\d{1,2})(?:st|nd|rd|th|\.) (thoracic|dorsal|lumbar|cervical)")
+_VERT_WORD = {"thoracic": "t", "dorsal": "t", "lumbar": "l", "cervical": "c"}
+
+
 def resolve_vertebra(text: str, mention: Mention) -> list[str]:
     out: list[str] = []
+    om = _VERT_ORDINAL.match(text, mention.start)
+    if om:
+        let = _VERT_WORD[om.group(2)]
+        name, top = _VERT_NAMES[let]
+        n = int(om.group(1))
+        return [f"{name} vertebrae {n} ({let}{n})"] if 1 <= n <= top else [f"{name} vertebrae"]
     for m in _VERT.finditer(text[mention.start : mention.end]):
         letter = m.group(1).lower()
         letter = "t" if letter in ("th", "d") else letter
@@ -283,10 +300,18 @@ _CONTINUATION = re.compile(
 )
 
 
+def _blank(m: re.Match[str]) -> str:
+    return " " * (m.end() - m.start())
+
+
 def _mask_ignored(text: str, lex: Lexicon) -> str:
-    if lex.ignore is None:
-        return text
-    return lex.ignore.sub(lambda m: " " * (m.end() - m.start()), text)
+    for trigger, pattern in lex.ignore:
+        if trigger in text:
+            text = pattern.sub(_blank, text)
+    return text
+
+
+_WORD_START = re.compile(r"\b[a-z0-9]")
 
 
 def find_mentions(text: str) -> list[Mention]:
@@ -294,11 +319,16 @@ def find_mentions(text: str) -> list[Mention]:
     lex = load_lexicon()
     masked = _mask_ignored(text, lex)
     out: list[Mention] = []
-    for m in lex.combined.finditer(masked):
-        name = m.lastgroup
-        if name is None:  # pragma: no cover - every alternative is a named group
+    end = 0
+    for w in _WORD_START.finditer(masked):
+        pos = w.start()
+        if pos < end or lex.combined.match(masked, pos) is None:
             continue
-        out.append(Mention(m.start(), m.end(), lex.entries[int(name[1:])]))
+        m = lex.named.match(masked, pos)
+        if m is None or m.lastgroup is None:  # pragma: no cover - same alternation as ``combined``
+            continue
+        out.append(Mention(pos, m.end(), lex.entries[int(m.lastgroup[1:])]))
+        end = m.end()
     return out
 
 
@@ -323,7 +353,12 @@ def _resolve(text: str, mentions: list[Mention]) -> list[str]:
         elif handler == "vertebra":
             nodes.extend(resolve_vertebra(text, men))
         elif entry.sided:
-            sides = _sides_before(text, men.start) or _sides_after(text, men.end)
+            inside = _SIDE.findall(text, men.start, men.end)
+            sides = (
+                tuple(sorted({s for w in inside for s in _side_word(w)}))
+                or _sides_before(text, men.start)
+                or _sides_after(text, men.end)
+            )
             if sides:
                 nodes.extend(entry.sided.format(side=s) for s in sides)
             else:
@@ -360,7 +395,7 @@ def lower_same_length(text: str) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class _Analysis:
+class SentenceAnalysis:
     anatomy: tuple[str, ...]
     implied: tuple[str, ...]
     continuation: bool
@@ -368,7 +403,7 @@ class _Analysis:
 
 
 @lru_cache(maxsize=200_000)
-def _analyse(text: str) -> _Analysis:
+def ground_analysis(text: str) -> SentenceAnalysis:
     """The context-free part of grounding (cached: CT-RATE reuses the same sentences very often)."""
     low = lower_same_length(text)
     mentions = find_mentions(low)
@@ -380,7 +415,7 @@ def _analyse(text: str) -> _Analysis:
         anatomy = [m for m in mentions if m.entry.kind == "weak"]
         if anatomy:
             anatomy += implied
-    return _Analysis(
+    return SentenceAnalysis(
         anatomy=finest(_resolve(low, anatomy)) if anatomy else (),
         implied=finest(_resolve(low, implied)) if implied else (),
         continuation=_CONTINUATION.match(low) is not None,
@@ -390,7 +425,7 @@ def _analyse(text: str) -> _Analysis:
 
 def ground_sentence(text: str, previous: Grounding | None = None) -> Grounding:
     """Ground one sentence; ``previous`` is the grounding of the sentence before it in the same section."""
-    a = _analyse(text)
+    a = ground_analysis(text)
     if a.anatomy:
         return Grounding(a.anatomy, CONF_ANATOMY, "anatomy", a.mentions)
     can_inherit = previous is not None and previous.nodes != (OTHERS,)

@@ -46,14 +46,15 @@ def _is_boundary(text: str, seg_start: int, punct_start: int, punct_end: int) ->
     punct = text[punct_start:punct_end]
     if punct.startswith("\n"):
         return True
-    prev_word_m = _WORD_BEFORE.search(text, 0, punct_start)
+    prev_word_m = _WORD_BEFORE.search(text, max(0, punct_start - 40), punct_start)
     prev_word = prev_word_m.group(1).lower().rstrip(".") if prev_word_m else ""
     if nxt.isupper() or nxt in "\"'(":
         if not spaced:
             # "end.No": only a real boundary when a lower-case word ends and a capitalised word starts
             before = text[punct_start - 1] if punct_start else ""
             after2 = text[j + 1] if j + 1 < n else ""
-            if not (before.islower() or before == ")") or not (after2.islower() or after2.isupper()):
+            one_letter_word = nxt in "AI" and after2 == " "  # "detected.A nodule"
+            if not (before.islower() or before == ")") or not (after2.islower() or after2.isupper() or one_letter_word):
                 return False
             if "." in prev_word:  # e.g.X / i.e.Y
                 return False

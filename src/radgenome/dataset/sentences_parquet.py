@@ -1,0 +1,117 @@
+"""``sentences.parquet``: one row per report sentence with its grounding, findings, sizes and provenance."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from radgenome.anatomy import load_hierarchy
+from radgenome.text.model import ReportAnalysis
+
+_FINDING = pa.struct(
+    [
+        ("phrase", pa.string()),
+        ("polarity", pa.string()),
+        ("nodes", pa.list_(pa.string())),
+        ("attributes", pa.list_(pa.string())),
+        ("sizes_mm", pa.list_(pa.float64())),
+    ]
+)
+_MEASUREMENT = pa.struct(
+    [
+        ("text", pa.string()),
+        ("unit", pa.string()),
+        ("values_mm", pa.list_(pa.float64())),
+        ("largest_mm", pa.float64()),
+    ]
+)
+SCHEMA = pa.schema(
+    [
+        ("volume", pa.string()),
+        ("section", pa.string()),
+        ("index", pa.int32()),
+        ("text", pa.string()),
+        ("start", pa.int32()),
+        ("end", pa.int32()),
+        ("marker", pa.string()),
+        ("nodes", pa.list_(pa.string())),
+        ("paths", pa.list_(pa.string())),
+        ("grounding_confidence", pa.float32()),
+        ("polarity", pa.string()),
+        ("findings", pa.list_(_FINDING)),
+        ("measurements", pa.list_(_MEASUREMENT)),
+        ("flags", pa.list_(pa.string())),
+        ("backend", pa.string()),
+        ("version", pa.string()),
+        ("model", pa.string()),
+        ("prompt_version", pa.string()),
+    ]
+)
+
+
+def sentence_records(
+    analyses: Iterable[ReportAnalysis], provenance: Mapping[str, str] | None = None
+) -> list[dict[str, object]]:
+    h = load_hierarchy()
+    prov = dict(provenance or {})
+    records: list[dict[str, object]] = []
+    for analysis in analyses:
+        for s in analysis.sentences:
+            records.append(
+                {
+                    "volume": s.volume,
+                    "section": s.section.value,
+                    "index": s.index,
+                    "text": s.text,
+                    "start": s.start,
+                    "end": s.end,
+                    "marker": s.marker,
+                    "nodes": list(s.nodes),
+                    "paths": list(h.expand_paths(s.nodes)) if s.nodes else [],
+                    "grounding_confidence": s.grounding_confidence,
+                    "polarity": s.polarity.value if s.polarity else None,
+                    "findings": [
+                        {
+                            "phrase": f.phrase,
+                            "polarity": f.polarity.value,
+                            "nodes": list(f.nodes),
+                            "attributes": list(f.attributes),
+                            "sizes_mm": [m.largest_mm for m in f.measurements],
+                        }
+                        for f in s.findings
+                    ],
+                    "measurements": [
+                        {"text": m.text, "unit": m.unit, "values_mm": list(m.values_mm), "largest_mm": m.largest_mm}
+                        for m in s.measurements
+                    ],
+                    "flags": list(s.flags),
+                    "backend": s.backend,
+                    "version": analysis.version,
+                    "model": prov.get("model"),
+                    "prompt_version": prov.get("prompt_version"),
+                }
+            )
+    return records
+
+
+def write_sentences_parquet(
+    analyses: Iterable[ReportAnalysis], path: Path, provenance: Mapping[str, str] | None = None
+) -> int:
+    """Write the table atomically; returns the number of rows."""
+    records = sentence_records(analyses, provenance)
+    table = pa.Table.from_pylist(records, schema=SCHEMA)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(fd)
+    try:
+        pq.write_table(table, tmp, compression="zstd")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return table.num_rows

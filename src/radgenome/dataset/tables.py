@@ -1,0 +1,147 @@
+"""RadGenome-compatible tables (ARCHITECTURE §1.3) built from text analyses.
+
+Rows are produced per volume in input order, and per volume in region-hierarchy order, so re-running on the
+same input yields byte-identical files.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import tempfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from radgenome.anatomy import Hierarchy, load_hierarchy, path_sort_key
+from radgenome.text.labels import LABELS
+from radgenome.text.model import Finding, Polarity, ReportAnalysis, Section, Sentence
+
+NO_FINDINGS = "no findings"
+
+TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "region_report": ("Volumename", "Anatomy", "Sentence"),
+    "vqa_abnormality": ("Volumename", "Anatomy", "Abnormality"),
+    "vqa_location": ("Volumename", "Anatomy", "Abnormality"),
+    "vqa_presence": ("Volumename", "Anatomy", "Finding", "Presence"),
+    "vqa_size": ("Volumename", "Anatomy", "Abnormality", "Size", "size_mm"),
+    "case_disorders": ("Volumename", "Disorders"),
+    "abnormality_labels": ("VolumeName", *LABELS),
+}
+
+
+def split_of(volume: str, default: str = "train") -> str:
+    """``train`` for ``train_*``, ``validation`` for ``valid_*``, else ``default``."""
+    if volume.startswith("train_"):
+        return "train"
+    if volume.startswith("valid_"):
+        return "validation"
+    return default
+
+
+def grounded_sentences(analysis: ReportAnalysis) -> list[Sentence]:
+    """The sentences that feed the region tables: the findings, or the impression when there are none."""
+    findings = analysis.section_sentences(Section.FINDINGS)
+    return findings or analysis.section_sentences(Section.IMPRESSIONS)
+
+
+@dataclass
+class PathContent:
+    """What one RadGenome path of one volume holds."""
+
+    sentences: list[Sentence] = field(default_factory=list)
+    stated: list[Finding] = field(default_factory=list)
+    """Present or uncertain findings (the abnormalities)."""
+    present: list[Finding] = field(default_factory=list)
+    absent: list[Finding] = field(default_factory=list)
+
+
+def path_contents(analysis: ReportAnalysis, hierarchy: Hierarchy | None = None) -> dict[str, PathContent]:
+    """Per RadGenome path: its sentences (a sentence on a node appears at every ancestor) and findings."""
+    h = hierarchy or load_hierarchy()
+    out: dict[str, PathContent] = {}
+    for sent in grounded_sentences(analysis):
+        for path in h.expand_paths(sent.nodes):
+            out.setdefault(path, PathContent()).sentences.append(sent)
+        for finding in sent.findings:
+            for path in h.expand_paths(finding.nodes or sent.nodes):
+                content = out.setdefault(path, PathContent())
+                if finding.polarity == Polarity.ABSENT:
+                    content.absent.append(finding)
+                else:
+                    content.stated.append(finding)
+                    if finding.polarity == Polarity.PRESENT:
+                        content.present.append(finding)
+    return dict(sorted(out.items(), key=lambda kv: path_sort_key(kv[0])))
+
+
+def _phrases(findings: Iterable[Finding]) -> str:
+    return ", ".join(dict.fromkeys(f.phrase for f in findings))
+
+
+def volume_rows(analysis: ReportAnalysis, hierarchy: Hierarchy | None = None) -> dict[str, list[tuple[object, ...]]]:
+    """Every table's rows for one volume."""
+    vol = analysis.volume
+    contents = path_contents(analysis, hierarchy)
+    rows: dict[str, list[tuple[object, ...]]] = {name: [] for name in TABLE_COLUMNS}
+    whole = analysis.report.findings.strip() or analysis.report.impressions.strip()
+    if whole:
+        rows["region_report"].append((vol, "", " ".join(whole.split())))
+    for path, content in contents.items():
+        if not content.sentences:
+            continue
+        rows["region_report"].append((vol, path, " ".join(s.text for s in content.sentences)))
+        abnormal = _phrases(content.stated)
+        rows["vqa_abnormality"].append((vol, path, abnormal or NO_FINDINGS))
+        if abnormal:
+            rows["vqa_location"].append((vol, path, abnormal))
+        if content.present:
+            rows["vqa_presence"].append((vol, path, _phrases(content.present), "Yes."))
+        if content.absent:
+            rows["vqa_presence"].append((vol, path, _phrases(content.absent), "No."))
+        for finding in {id(f): f for f in content.stated}.values():
+            if finding.measurements:
+                size = ", ".join(m.text for m in finding.measurements)
+                largest = max(m.largest_mm for m in finding.measurements)
+                rows["vqa_size"].append((vol, path, finding.phrase, size, f"{largest:g}"))
+    rows["case_disorders"].append((vol, ", ".join(analysis.disorders) or NO_FINDINGS))
+    rows["abnormality_labels"].append((vol, *(int(analysis.labels.get(label, 0)) for label in LABELS)))
+    return rows
+
+
+def write_csv_atomic(path: Path, header: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
+    """Write a CSV through a temporary file in the same folder, then rename (no half-written files)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    buf = io.StringIO(newline="")
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write(buf.getvalue())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_radgenome_tables(
+    analyses: Iterable[ReportAnalysis], out_dir: Path, default_split: str = "train"
+) -> dict[str, Path]:
+    """Write ``{split}_{table}.csv`` for every split present; returns the written paths by file name."""
+    h = load_hierarchy()
+    by_split: dict[str, dict[str, list[tuple[object, ...]]]] = {}
+    for analysis in analyses:
+        split = split_of(analysis.volume, default_split)
+        tables = by_split.setdefault(split, {name: [] for name in TABLE_COLUMNS})
+        for name, rows in volume_rows(analysis, h).items():
+            tables[name].extend(rows)
+    written: dict[str, Path] = {}
+    for split, tables in sorted(by_split.items()):
+        for name, rows in tables.items():
+            path = out_dir / f"{split}_{name}.csv"
+            write_csv_atomic(path, TABLE_COLUMNS[name], rows)
+            written[path.name] = path
+    return written

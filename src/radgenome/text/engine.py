@@ -1,0 +1,98 @@
+"""The rule-based text backend: report -> sentences -> regions -> findings -> disorders and labels."""
+
+from __future__ import annotations
+
+from radgenome import __version__
+from radgenome.anatomy import Hierarchy, load_hierarchy
+from radgenome.text.disorders import case_disorders
+from radgenome.text.findings import extract_findings
+from radgenome.text.grounding import OTHERS, Grounding, ground_analysis, ground_sentence
+from radgenome.text.labels import extract_labels
+from radgenome.text.model import Finding, Report, ReportAnalysis, Section, Sentence
+from radgenome.text.sections import split_sections
+from radgenome.text.sentences import split_sentences
+
+RULES_VERSION = "1"
+"""Bumped whenever the rules or their data files change what they produce."""
+
+_GROUNDED = (Section.FINDINGS, Section.IMPRESSIONS)
+
+
+class RulesBackend:
+    """Deterministic, offline text engine (the default backend)."""
+
+    name = "rules"
+
+    @property
+    def version(self) -> str:
+        return f"{__version__}+rules.{RULES_VERSION}"
+
+    def settings(self) -> dict[str, str]:
+        return {"backend": self.name, "version": self.version}
+
+    def analyze(self, report: Report) -> ReportAnalysis:
+        sentences: list[Sentence] = []
+        index = 0
+        for section, text, offset in split_sections(report):
+            previous: Grounding | None = None
+            for span in split_sentences(text):
+                sent = Sentence(
+                    volume=report.volume,
+                    section=section,
+                    index=index,
+                    text=span.text,
+                    start=offset + span.start,
+                    end=offset + span.end,
+                    marker=span.marker,
+                    backend=self.name,
+                )
+                index += 1
+                if section in _GROUNDED:
+                    grounding = ground_sentence(span.text, previous)
+                    previous = grounding
+                    sent.nodes = grounding.nodes
+                    sent.grounding_confidence = grounding.confidence
+                    if grounding.source in ("context", "others"):
+                        sent.flags = (f"grounded_by_{grounding.source}",)
+                    extracted = extract_findings(span.text)
+                    sent.measurements = extracted.measurements
+                    sent.findings = [_with_nodes(f, grounding.nodes) for f in extracted.findings]
+                sentences.append(sent)
+        return ReportAnalysis(
+            report=report,
+            sentences=sentences,
+            disorders=case_disorders(sentences),
+            labels=extract_labels(report.findings, report.impressions),
+            backend=self.name,
+            version=self.version,
+        )
+
+
+def _with_nodes(finding: Finding, sentence_nodes: tuple[str, ...]) -> Finding:
+    """A finding's nodes: the sentence's, narrowed to the organ its own words name when the sentence spans
+    several regions ("no pleural or pericardial effusion": "pericardial effusion" -> heart)."""
+    return Finding(
+        phrase=finding.phrase,
+        polarity=finding.polarity,
+        nodes=finding_nodes(finding.phrase, sentence_nodes),
+        measurements=finding.measurements,
+        attributes=finding.attributes,
+    )
+
+
+def finding_nodes(phrase: str, sentence_nodes: tuple[str, ...]) -> tuple[str, ...]:
+    if len(sentence_nodes) < 2 or sentence_nodes == (OTHERS,):
+        return sentence_nodes
+    h = load_hierarchy()
+    named = ground_analysis(phrase.replace("subpleural", "")).anatomy
+    if not named:
+        return sentence_nodes
+    named_regions = {r for n in named for r in _regions(h, n)}
+    narrowed = tuple(n for n in sentence_nodes if named_regions & set(_regions(h, n)))
+    return narrowed or sentence_nodes
+
+
+def _regions(h: Hierarchy, node: str) -> tuple[str, ...]:
+    if node in h:
+        return h.top_regions(node)
+    return (node,)
