@@ -36,9 +36,7 @@ def test_contract(ph: Phantom) -> None:
 
 def test_positions(ph: Phantom) -> None:
     left = _centroid_mm(ph, ph.mask("left lung upper lobe", "left lung lower lobe"))
-    right = _centroid_mm(
-        ph, ph.mask("right lung upper lobe", "right lung middle lobe", "right lung lower lobe")
-    )
+    right = _centroid_mm(ph, ph.mask("right lung upper lobe", "right lung middle lobe", "right lung lower lobe"))
     assert left[0] < -40 < 40 < right[0]  # patient's left at negative x
     heart = _centroid_mm(ph, ph.mask("heart"))
     assert heart[0] < 0 and heart[1] > 0  # left-anterior

@@ -25,6 +25,7 @@ from radgenome.segment.classical.grid import (
     largest_cc,
     opening,
     slice_hull,
+    smooth,
 )
 
 SOFT_HU = (-30.0, 400.0)
@@ -32,7 +33,8 @@ SOFT_HU = (-30.0, 400.0)
 HEART_OPEN_MM = 14.0
 AORTA_R_MM = (8.0, 20.0)
 ESOPHAGUS_R_MM = 8.0
-THYROID_HU = (55.0, 250.0)
+THYROID_HU = (70.0, 250.0)
+"""Smoothed HU of the thyroid (iodine makes it denser than muscle and unenhanced blood)."""
 THYROID_REACH_MM = 30.0
 
 
@@ -230,6 +232,8 @@ def _thyroid(
     if not len(lz):
         return empty, empty
     top = lz[-1] if g.affine[2, 2] > 0 else lz[0]
+    if top in (0, g.shape[2] - 1):  # the lungs reach the top of the volume: the neck is not in view
+        return empty, empty
     z_apex = float(z[0, 0, top])
     xv = g.axis_world(0)
     yv = g.axis_world(1)
@@ -239,7 +243,8 @@ def _thyroid(
     if not sel.any():
         return empty, empty
     tx, ty = float(tw[sel, 0].mean()), float(tw[sel, 1].mean())
-    dense = (g.hu > THYROID_HU[0]) & (g.hu < THYROID_HU[1]) & body & ~bone
+    hu = smooth(g.hu, 1.5, g.spacing)
+    dense = (hu > THYROID_HU[0]) & (hu < THYROID_HU[1]) & body & ~bone
     zone = ((xv - tx) ** 2 + (yv - ty) ** 2 <= THYROID_REACH_MM**2) & (yv > ty - 8.0)
     zone = zone & (z > z_apex - 30.0) & (z < z_apex + 70.0)
     cand = dense & zone & ~dilate(bone, 3.0, g.spacing)
