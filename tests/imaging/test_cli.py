@@ -139,3 +139,40 @@ def test_classical_backend_through_cli_when_available(h: Any, tmp_path: Path) ->
     assert res.exit_code == 0, res.output
     side = json.loads((tmp_path / "out" / "ph.json").read_text())
     assert side["backend"] and side["stats"]
+
+
+def test_segment_with_metadata_rescales_raw_volume_once(h: Any, tmp_path: Path) -> None:
+    hu, labels = h.chest_ras()
+    inp, pre = tmp_path / "in", tmp_path / "pre"
+    inp.mkdir()
+    pre.mkdir()
+    h.write_nifti(inp / "train_1_a_1.nii.gz", (hu + 1024).astype(np.int16), h.ras_affine())
+    h.write_nifti(inp / "train_2_a_1.nii.gz", hu, h.ras_affine())  # already HU
+    for stem in ("train_1_a_1", "train_2_a_1"):
+        h.write_nifti(pre / f"{stem}.nii.gz", labels, h.ras_affine())
+        (pre / f"{stem}.json").write_text('{"1": "left lung", "2": "right lung"}')
+    meta = tmp_path / "meta.csv"
+    meta.write_text(
+        "VolumeName,RescaleSlope,RescaleIntercept,XYSpacing,ZSpacing\n"
+        'train_1_a_1.nii.gz,1,-1024,"[2.0, 2.0]",3.0\ntrain_2_a_1.nii.gz,1,-1024,"[2.0, 2.0]",3.0\n'
+    )
+    res = runner.invoke(
+        app,
+        [
+            "segment",
+            str(inp),
+            "-o",
+            str(tmp_path / "out"),
+            "--metadata",
+            str(meta),
+            "--backend",
+            "precomputed",
+            "--precomputed-dir",
+            str(pre),
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    raw = json.loads((tmp_path / "out" / "train_1_a_1.json").read_text())["input"]["hu"]
+    done = json.loads((tmp_path / "out" / "train_2_a_1.json").read_text())["input"]["hu"]
+    assert raw["action"].startswith("rescaled with metadata")
+    assert done["action"].startswith("none") and "never rescaled twice" in done["metadata"]
