@@ -171,6 +171,8 @@ def run_mask_command(labelmap_path: str, node_or_path: str, out_path: str) -> in
     console = Console(stderr=True)
     try:
         labelmap, affine, labels, _ = read_segmentation(labelmap_path)
+        if not labels:
+            raise ValueError(f"{labelmap_path}: no sidecar JSON with 'labels' next to the label map")
         mask = region_mask(labelmap, labels, node_or_path)
         status = region_status(labelmap, labels, node_or_path)
     except (NotAMaskError, UnknownNodeError, ValueError, OSError) as exc:

@@ -267,3 +267,24 @@ def test_registry() -> None:
         get_segmenter("precomputed")
     with pytest.raises(BackendUnavailableError, match="totalseg"):
         get_segmenter("totalsegmentator")
+
+
+def test_precomputed_sat_output_with_identity_affine(lps_case: Any, tmp_path: Path) -> None:
+    v, labels, _, _ = lps_case
+    from radgenome.segment.satspace import resample_labels
+
+    grid, _ = sat_input_grid(v)
+    sat_lab = resample_labels(labels, v.affine, grid.shape, grid.affine)
+    folder = tmp_path / "rcd" / "radgenome" / "seg_case1"
+    folder.mkdir(parents=True)
+    for i, name in [(1, "left lung"), (2, "right lung")]:
+        nib.save(nib.Nifti1Image((sat_lab == i).astype(np.uint8), np.eye(4)), str(folder / f"{name}.nii.gz"))
+    seg = PrecomputedSegmenter(tmp_path / "rcd").segment(v)
+    by_name = {n: i for i, n in seg.labels.items()}
+    truth, got = labels == 1, seg.labelmap == by_name["left lung"]
+    assert 2 * (truth & got).sum() / (truth.sum() + got.sum()) > 0.9
+    bad = tmp_path / "bad" / "seg_case1"
+    bad.mkdir(parents=True)
+    nib.save(nib.Nifti1Image(np.ones((5, 5, 5), np.uint8), np.eye(4)), str(bad / "heart.nii.gz"))
+    with pytest.raises(SegmentationError, match="identity affine"):
+        PrecomputedSegmenter(tmp_path / "bad").segment(v)

@@ -176,3 +176,15 @@ def test_segment_with_metadata_rescales_raw_volume_once(h: Any, tmp_path: Path) 
     done = json.loads((tmp_path / "out" / "train_2_a_1.json").read_text())["input"]["hu"]
     assert raw["action"].startswith("rescaled with metadata")
     assert done["action"].startswith("none") and "never rescaled twice" in done["metadata"]
+
+
+def test_segment_file_for_the_pipeline(corpus: dict[str, Path]) -> None:
+    from radgenome.segment.run import segment_file
+
+    opts = {"source_dir": corpus["pre"]}
+    ok = segment_file(corpus["in"] / "good_lps.nii.gz", corpus["out"], backend="precomputed", options=opts)
+    assert ok.status == "done" and ok.case == "good_lps" and len(ok.outputs) == 2
+    again = segment_file(corpus["in"] / "good_lps.nii.gz", corpus["out"], backend="precomputed", options=opts)
+    assert again.status == "skipped"
+    bad = segment_file(corpus["in"] / "broken.nii.gz", corpus["out"], backend="precomputed", options=opts)
+    assert bad.status == "failed" and "gzip" in bad.message

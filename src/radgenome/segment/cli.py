@@ -13,18 +13,10 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
 
     @app.command()
     def segment(
-        inputs: Annotated[
-            list[Path], typer.Argument(help="NIfTI files, folders of them, or DICOM series folders.")
-        ],
-        out: Annotated[
-            Path, typer.Option("-o", "--out", help="Output folder for <stem>.nii.gz + <stem>.json.")
-        ],
-        backend: Annotated[
-            str, typer.Option(help="classical | totalsegmentator | sat | precomputed")
-        ] = "classical",
-        space: Annotated[
-            str, typer.Option(help="native (input grid) or sat (RAS 1x1x3 mm, body crop).")
-        ] = "native",
+        inputs: Annotated[list[Path], typer.Argument(help="NIfTI files, folders of them, or DICOM series folders.")],
+        out: Annotated[Path, typer.Option("-o", "--out", help="Output folder for <stem>.nii.gz + <stem>.json.")],
+        backend: Annotated[str, typer.Option(help="classical | totalsegmentator | sat | precomputed")] = "classical",
+        space: Annotated[str, typer.Option(help="native (input grid) or sat (RAS 1x1x3 mm, body crop).")] = "native",
         workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
         metadata: Annotated[
             Path | None, typer.Option(help="CT-RATE metadata CSV (applied only to raw, non-HU volumes).")
@@ -43,15 +35,9 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
         sat_dir: Annotated[Path | None, typer.Option(help="sat: SAT checkout (with inference.py).")] = None,
         sat_checkpoint: Annotated[Path | None, typer.Option(help="sat: SAT model checkpoint.")] = None,
         sat_text_encoder: Annotated[Path | None, typer.Option(help="sat: text encoder checkpoint.")] = None,
-        sat_backbone: Annotated[
-            str, typer.Option(help="sat: UNET-L (SAT-Pro) or UNET (SAT-Nano).")
-        ] = "UNET-L",
-        layout: Annotated[
-            bool, typer.Option(help="Also write RadGenome's seg_<stem>/<name>.nii.gz layout.")
-        ] = False,
-        dicom_series: Annotated[
-            str, typer.Option(help="Folder with several DICOM series: error | largest.")
-        ] = "error",
+        sat_backbone: Annotated[str, typer.Option(help="sat: UNET-L (SAT-Pro) or UNET (SAT-Nano).")] = "UNET-L",
+        layout: Annotated[bool, typer.Option(help="Also write RadGenome's seg_<stem>/<name>.nii.gz layout.")] = False,
+        dicom_series: Annotated[str, typer.Option(help="Folder with several DICOM series: error | largest.")] = "error",
         min_size: Annotated[int, typer.Option(help="Reject volumes with fewer voxels along an axis.")] = 16,
         force: Annotated[bool, typer.Option(help="Redo cases whose outputs exist.")] = False,
     ) -> None:
@@ -91,12 +77,8 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
 
     @app.command()
     def mask(
-        labelmap: Annotated[
-            Path, typer.Argument(help="A segment output <stem>.nii.gz (sidecar JSON next to it).")
-        ],
-        path: Annotated[
-            str, typer.Argument(help="Node, RadGenome path (lung/lung/left lung) or top-level region.")
-        ],
+        labelmap: Annotated[Path, typer.Argument(help="A segment output <stem>.nii.gz (sidecar JSON next to it).")],
+        path: Annotated[str, typer.Argument(help="Node, RadGenome path (lung/lung/left lung) or top-level region.")],
         out: Annotated[Path, typer.Option("-o", "--out", help="Output binary mask .nii.gz.")],
     ) -> None:
         """Write the binary mask of a hierarchy node / region (union of its structures)."""
@@ -110,7 +92,9 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
         ref: Annotated[Path, typer.Argument(help="Reference label map.")],
         map_: Annotated[
             list[str] | None,
-            typer.Option("--map", help="Reference ids to names: '1=right lung,2=left lung', '1+2=lung'."),
+            typer.Option(
+                "--map", "--labels-map", help="Reference ids to names: '1=right lung,2=left lung', '1+2=lung'."
+            ),
         ] = None,
     ) -> None:
         """Dice per structure (by name when known, else by label id)."""

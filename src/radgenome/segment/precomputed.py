@@ -273,6 +273,37 @@ def import_labelmap(
     return Imported(canon, {i: n for i, n in mapped.items() if i in present}, warnings)
 
 
+def identity_grid_affine(folder: Path, volume: CTVolume) -> np.ndarray | None:
+    """The grid of masks written with an identity affine (SAT's outputs), or None when they carry a real one.
+
+    SAT saves its masks with ``np.eye(4)`` on its preprocessed grid (RAS, 1x1x3 mm, foreground crop). When the
+    mask shape matches that grid rebuilt for this volume, its affine is returned; a shape that matches nothing
+    is an error rather than a silent misplacement.
+    """
+    first = next(iter(mask_files(folder).values()), None)
+    if first is None:
+        return None
+    img = read_nifti_image(first)
+    if not np.allclose(img.affine, np.eye(4)):
+        return None
+    shape = tuple(int(s) for s in img.shape[:3])
+    if volume.original_shape is not None and shape == tuple(volume.original_shape):
+        return volume.original_affine
+    from radgenome.segment.sat import sat_input_grid
+    from radgenome.segment.satspace import sat_grid
+
+    grid, _ = sat_input_grid(volume)
+    if shape == grid.shape:
+        return grid.affine
+    body = sat_grid(volume)
+    if shape == body.shape:
+        return body.affine
+    raise SegmentationError(
+        f"{folder}: masks carry an identity affine and their grid {shape} matches neither the input "
+        f"{volume.original_shape}, SAT's input grid {grid.shape} nor the body-cropped SAT grid {body.shape}"
+    )
+
+
 # --------------------------------------------------------------------------- discovery
 def find_table(stem_path: Path) -> Path | None:
     for suffix in (".json", ".tsv", ".csv", ".txt"):
@@ -333,7 +364,8 @@ class PrecomputedSegmenter:
         from radgenome.segment.io import read_label_table
 
         if layout == "mask-folder":
-            imported = import_mask_folder(path, volume, name_map=self.name_map)
+            grid_affine = identity_grid_affine(path, volume)
+            imported = import_mask_folder(path, volume, name_map=self.name_map, grid_affine=grid_affine)
         else:
             table_path = self.label_table or find_table(self.source_dir / volume.case_id)
             if table_path is not None:

@@ -124,9 +124,7 @@ def segment_case(job: SegmentJob, case: InputCase, row: MetadataRow | None = Non
     t0 = time.perf_counter()
     nii, side = output_paths(job.out_dir, case.stem)
     if not job.force and nii.exists() and side.exists():
-        return CaseResult(
-            case.stem, "skipped", "outputs exist (use --force to redo)", 0.0, [str(nii), str(side)]
-        )
+        return CaseResult(case.stem, "skipped", "outputs exist (use --force to redo)", 0.0, [str(nii), str(side)])
     try:
         volume = read_ct(case.path, row, min_voxels=job.min_voxels, dicom_series=job.dicom_series)
         seg = _segmenter(job).segment(volume)
@@ -145,6 +143,30 @@ def segment_case(job: SegmentJob, case: InputCase, row: MetadataRow | None = Non
         return CaseResult(case.stem, "failed", f"{exc.__class__.__name__}: {exc}", time.perf_counter() - t0)
     n = len(seg.labels)
     return CaseResult(case.stem, "done", f"{n} structures", time.perf_counter() - t0, outputs)
+
+
+def segment_file(
+    path: str | Path,
+    out_dir: str | Path,
+    *,
+    backend: str = "classical",
+    options: dict[str, Any] | None = None,
+    space: Literal["native", "sat"] = "native",
+    metadata_row: MetadataRow | None = None,
+    force: bool = False,
+    min_voxels: int = 16,
+    layout: bool = False,
+) -> CaseResult:
+    """Segment one NIfTI file or DICOM folder into ``out_dir`` (the per-case step of ``radgenome build``).
+
+    Never raises for a bad case: the result says ``done``/``skipped``/``failed`` and why. The backend is built
+    once per process and reused.
+    """
+    p = Path(path)
+    kind: Literal["nifti", "dicom"] = "dicom" if p.is_dir() else "nifti"
+    case = InputCase(p, p.name if p.is_dir() else volume_stem(p.name), kind)
+    job = SegmentJob(backend, dict(options or {}), Path(out_dir), space, force, min_voxels, "error", layout)
+    return segment_case(job, case, metadata_row)
 
 
 def run_segment(
@@ -168,9 +190,7 @@ def run_segment(
     from rich.table import Table
 
     console = Console(stderr=True)
-    job = SegmentJob(
-        backend, dict(options or {}), Path(out_dir), space, force, min_voxels, dicom_series, layout
-    )
+    job = SegmentJob(backend, dict(options or {}), Path(out_dir), space, force, min_voxels, dicom_series, layout)
     try:
         _segmenter(job)  # fail fast when the backend cannot run at all
     except (BackendUnavailableError, ValueError, TypeError) as exc:
