@@ -28,8 +28,8 @@ RIB_MAX_DIST_MM = 22.0
 @dataclass
 class Bones:
     masks: dict[str, np.ndarray]
-    spine_xy: tuple[float, float] | None
-    """World (x, y) of the vertebral-body column centre."""
+    spine_xy: tuple[float, float, float] | None
+    """World (x, y) of the vertebral column's centre and y of its anterior surface (the vertebral bodies)."""
     notes: list[str] = field(default_factory=list)
 
 
@@ -64,7 +64,9 @@ def segment_bones(g: WorkGrid, body: np.ndarray, lungs: np.ndarray, x_mid: float
         ci = np.argwhere(col)
         sx = float(x[ci[:, 0], 0, 0].mean())
         sy = float(y[0, ci[:, 1], 0].mean())
-        spine_xy = (sx, sy)
+        front = ci[np.abs(x[ci[:, 0], 0, 0] - sx) < 10.0]
+        fy = float(y[0, front[:, 1], 0].max()) if len(front) else sy + 15.0
+        spine_xy = (sx, sy, fy)
         foot = dilate_2d(np.repeat(col[:, :, None], 1, axis=2), 12.0, g.spacing)[:, :, 0]
         # posterior arches: bone posterior to the column centre within 35 mm of the midline
         arch = (np.abs(x[:, :, 0] - sx) < 35.0) & (y[:, :, 0] < sy) & (y[:, :, 0] > sy - 70.0)

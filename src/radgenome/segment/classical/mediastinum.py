@@ -32,6 +32,7 @@ SOFT_HU = (-30.0, 400.0)
 """Heart and great vessels: blood and myocardium (up to contrast-enhanced blood)."""
 HEART_OPEN_MM = 14.0
 AORTA_R_MM = (8.0, 20.0)
+VERTEBRA_R_MM = 18.0
 ESOPHAGUS_R_MM = 8.0
 THYROID_HU = (70.0, 250.0)
 """Smoothed HU of the thyroid (iodine makes it denser than muscle and unenhanced blood)."""
@@ -50,9 +51,23 @@ class Mediastinum:
     notes: list[str] = field(default_factory=list)
 
 
+CAVITY_CARRY_MM = 40.0
+"""The cavity of a slice also holds the lung hull of the slices up to this far above (the heart's lower part
+sits in front of the lung bases, outside their own hull)."""
+
+
 def thoracic_cavity(g: WorkGrid, lungs: np.ndarray, sternum: np.ndarray | None) -> np.ndarray:
     src = lungs | (sternum if sternum is not None else False)
-    return slice_hull(src, g.spacing) | lungs
+    hull = slice_hull(src, g.spacing)
+    n = round(CAVITY_CARRY_MM / float(g.spacing[2]))
+    acc = hull.copy()
+    up = g.affine[2, 2] > 0
+    for s in range(1, n + 1):
+        if up:
+            acc[:, :, :-s] |= hull[:, :, s:]
+        else:
+            acc[:, :, s:] |= hull[:, :, :-s]
+    return acc | lungs
 
 
 def _between(lungs_r: np.ndarray, lungs_l: np.ndarray, x: np.ndarray) -> np.ndarray:
@@ -74,7 +89,7 @@ def segment_mediastinum(
     trachea: np.ndarray,
     bone: np.ndarray,
     sternum: np.ndarray | None,
-    spine_xy: tuple[float, float] | None,
+    spine_xy: tuple[float, float, float] | None,
     carina_z: float | None,
     diaphragm: np.ndarray,
     x_mid: float,
@@ -83,7 +98,8 @@ def segment_mediastinum(
     lungs = right | left
     x = g.axis_world(0)
     z = g.axis_world(2)
-    cavity = thoracic_cavity(g, lungs, sternum) & body & ~diaphragm
+    cavity_all = thoracic_cavity(g, lungs, sternum) & body
+    cavity = cavity_all & ~diaphragm
     free = cavity & ~lungs & ~airway & ~bone
     between = _between(right, left, x)
     region = free & (between | ~dilate(lungs, 6.0, g.spacing))
@@ -100,14 +116,61 @@ def segment_mediastinum(
         counts[0] = 0
         heart = lab == int(np.argmax(counts))
         heart = dilate(heart, 3.0, g.spacing) & soft
+        below = cavity_all & ~lungs & ~airway & ~bone & (g.hu > SOFT_HU[0]) & (g.hu < SOFT_HU[1])
+        heart = _extend_down(g, heart, below)
     else:
         notes.append("heart not found (no large soft-tissue blob in the mediastinum)")
 
-    aorta = _aorta(g, region & ~heart, soft | (region & (g.hu > 0)), spine_xy, x_mid, carina_z, lungs)
+    abd_tissue = diaphragm & ~bone & (g.hu > SOFT_HU[0]) & (g.hu < SOFT_HU[1])
+    aorta = _aorta(g, region & ~heart, soft | (region & (g.hu > 0)), spine_xy, x_mid, carina_z, lungs, abd_tissue)
     aorta &= ~heart
     eso = _esophagus(g, region & ~heart & ~aorta, trachea, spine_xy, x_mid, lungs)
     th_l, th_r = _thyroid(g, body, trachea, bone, lungs)
     return Mediastinum(cavity, region, heart, aorta, eso, th_l, th_r, notes)
+
+
+HEART_EXTEND_MM = 60.0
+
+
+def _extend_down(g: WorkGrid, heart: np.ndarray, allowed: np.ndarray) -> np.ndarray:
+    """Follow the heart below the diaphragm estimate, slice by slice, while its section keeps shrinking.
+
+    The lower heart rests on the diaphragm in front of the lung bases, where a dome fitted to the lung bases
+    can pass above it. Each slice takes the allowed tissue under the previous section (grown by 3 mm); a
+    section larger than the one above it is a leak into the liver and stops the walk.
+    """
+    ks = np.nonzero(heart.any(axis=(0, 1)))[0]
+    if not len(ks):
+        return heart
+    up = g.affine[2, 2] > 0
+    k = int(ks[0]) if up else int(ks[-1])
+    step = -1 if up else 1
+    out = heart.copy()
+    prev = heart[:, :, k]
+    prev_area = int(prev.sum())
+    areas = heart.sum(axis=(0, 1))
+    low = ks[:4] if up else ks[-4:]
+    ref_area = int(areas[low].max())  # the lowest sections may be cut by the dome: compare with those above
+    st = ndimage.generate_binary_structure(2, 2)
+    grow = max(1, round(3.0 / float(min(g.spacing[0], g.spacing[1]))))
+    for _ in range(round(HEART_EXTEND_MM / float(g.spacing[2]))):
+        k += step
+        if k < 0 or k >= g.shape[2] or prev_area == 0:
+            break
+        cand = allowed[:, :, k] & ndimage.binary_dilation(prev, structure=st, iterations=grow)
+        lab, n = ndimage.label(cand)
+        if n == 0:
+            break
+        overlap = np.bincount(lab[prev], minlength=n + 1)
+        overlap[0] = 0
+        sec = lab == int(np.argmax(overlap))
+        area = int(sec.sum())
+        if area > max(1.05 * prev_area, ref_area) or area < 0.1 * areas.max():
+            break
+        out[:, :, k] |= sec
+        prev, prev_area = sec, area
+        ref_area = min(ref_area, max(area, int(0.5 * ref_area)))
+    return out
 
 
 def _circle_search(
@@ -138,6 +201,29 @@ def _circle_search(
     return out
 
 
+def _continue_down(g: WorkGrid, centres: dict[int, tuple[int, int, float]], allowed: np.ndarray) -> np.ndarray:
+    """Continue a tube below its lowest detected slice along its last direction (abdominal aorta)."""
+    out = np.zeros(g.shape, dtype=bool)
+    if len(centres) < 5:
+        return out
+    up = g.affine[2, 2] > 0
+    ks = sorted(centres)
+    last = ks[:5] if up else ks[-5:]
+    ci = float(np.median([centres[k][0] for k in last]))
+    cj = float(np.median([centres[k][1] for k in last]))
+    r = float(np.median([centres[k][2] for k in last]))
+    rng = range(last[0] - 1, -1, -1) if up else range(last[-1] + 1, g.shape[2])
+    xi = np.arange(g.shape[0])[:, None] * g.spacing[0]
+    yj = np.arange(g.shape[1])[None, :] * g.spacing[1]
+    disc = (xi - ci * g.spacing[0]) ** 2 + (yj - cj * g.spacing[1]) ** 2 <= r * r
+    for k in rng:
+        sec = disc & allowed[:, :, k]
+        if sec.sum() < 0.5 * disc.sum():
+            break
+        out[:, :, k] = sec
+    return out
+
+
 def _tube_from_centres(g: WorkGrid, centres: dict[int, tuple[int, int, float]], allowed: np.ndarray) -> np.ndarray:
     out = np.zeros(g.shape, dtype=bool)
     if len(centres) < 3:
@@ -158,26 +244,29 @@ def _aorta(
     g: WorkGrid,
     region: np.ndarray,
     tissue: np.ndarray,
-    spine_xy: tuple[float, float] | None,
+    spine_xy: tuple[float, float, float] | None,
     x_mid: float,
     carina_z: float | None,
     lungs: np.ndarray,
+    abdomen_tissue: np.ndarray,
 ) -> np.ndarray:
     if spine_xy is None or not region.any():
         return np.zeros_like(region)
-    sx, sy = spine_xy
+    sx, _, fy = spine_xy
     x = g.axis_world(0)[:, :, 0]
     y = g.axis_world(1)[:, :, 0]
     zs = g.axis_world(2)[0, 0, :]
     ks = np.nonzero(region.any(axis=(0, 1)) & lungs.any(axis=(0, 1)))[0]
     tissue = tissue & region
-    # descending: left of the spine, just in front of / beside the vertebral body
-    win_d = (x < sx - 5.0) & (x > sx - 60.0) & (y > sy - 10.0) & (y < sy + 50.0)
+    # descending: left of the spine, beside / just in front of the vertebral body, not on the body itself
+    vb = (x - sx) ** 2 + (y - (fy - VERTEBRA_R_MM)) ** 2 <= (VERTEBRA_R_MM + 6.0) ** 2
+    win_d = (x < sx - 8.0) & (x > sx - 60.0) & (y > fy - 30.0) & (y < fy + 35.0) & ~vb
     desc = _circle_search(g, tissue, win_d, ks)
     out = _tube_from_centres(g, desc, tissue)
+    out |= _continue_down(g, desc, abdomen_tissue)
     if carina_z is not None:
         # ascending: right-anterior of the trachea, between the top of the heart and the arch
-        win_a = (x > sx - 10.0) & (x < sx + 50.0) & (y > sy + 45.0) & (y < sy + 110.0)
+        win_a = (x > sx - 10.0) & (x < sx + 50.0) & (y > fy + 30.0) & (y < fy + 95.0)
         ka = ks[(zs[ks] < carina_z + 20.0) & (zs[ks] > carina_z - 60.0)]
         asc = _circle_search(g, tissue & ~out, win_a, ka)
         out |= _tube_from_centres(g, asc, tissue)
@@ -188,14 +277,14 @@ def _esophagus(
     g: WorkGrid,
     region: np.ndarray,
     trachea: np.ndarray,
-    spine_xy: tuple[float, float] | None,
+    spine_xy: tuple[float, float, float] | None,
     x_mid: float,
     lungs: np.ndarray,
 ) -> np.ndarray:
     out = np.zeros_like(region)
     if spine_xy is None or not region.any():
         return out
-    sx, sy = spine_xy
+    sx, _, fy = spine_xy
     xv = g.axis_world(0)[:, :, 0]
     yv = g.axis_world(1)[:, :, 0]
     ks = np.nonzero(region.any(axis=(0, 1)) & lungs.any(axis=(0, 1)))[0]
@@ -205,9 +294,9 @@ def _esophagus(
         tr = trachea[:, :, k]
         if tr.any():
             ty = float(yv[0, np.argwhere(tr)[:, 1]].min())  # posterior wall of the trachea
-            cy = (ty + (sy + 18.0)) / 2.0
+            cy = (ty + fy) / 2.0
         else:
-            cy = sy + 32.0
+            cy = fy + 15.0
         cx = sx - 5.0
         near = ((xv - cx) ** 2 + (yv - cy) ** 2 <= (2.0 * ESOPHAGUS_R_MM) ** 2) & reg
         air = near & (g.hu[:, :, k] < -400)
@@ -276,6 +365,7 @@ def lung_base_surface(g: WorkGrid, right: np.ndarray, left: np.ndarray, body: np
     z_lo, z_hi = float(lz.min()), float(lz.max())
     surf = np.full(xw.shape[:1] + yw.shape[1:], np.nan, dtype=np.float64)
     fits = []
+    z_top = []
     for m in (right, left):
         if not m.any():
             continue
@@ -287,19 +377,21 @@ def lung_base_surface(g: WorkGrid, right: np.ndarray, left: np.ndarray, body: np
         px = np.broadcast_to(xw, ok.shape)[ok].astype(np.float64)
         py = np.broadcast_to(yw, ok.shape)[ok].astype(np.float64)
         pz = base[ok].astype(np.float64)
-        coef = _fit_lower_dome(px, py, pz)
+        coef, kept = _fit_lower_dome(px, py, pz)
+        z_top.append(float(pz[kept].max()))
         cx = float(np.broadcast_to(xw, m.shape[:2])[m.any(axis=2)].mean())
         fits.append((cx, coef))
     if not fits:
         return np.zeros_like(lungs)
     X = np.broadcast_to(xw, surf.shape).astype(np.float64)
     Y = np.broadcast_to(yw, surf.shape).astype(np.float64)
+    # each dome is clamped at the highest lung base it was fitted to (no rise where it extrapolates)
     if len(fits) == 1:
-        surf = _dome(fits[0][1], X, Y)
+        surf = np.minimum(_dome(fits[0][1], X, Y), z_top[0])
     else:
         (c1, f1), (c2, f2) = fits
         mid = (c1 + c2) / 2.0
-        s1, s2 = _dome(f1, X, Y), _dome(f2, X, Y)
+        s1, s2 = np.minimum(_dome(f1, X, Y), z_top[0]), np.minimum(_dome(f2, X, Y), z_top[1])
         surf = np.where((X - mid) * (c1 - mid) > 0, s1, s2)
     surf = np.clip(surf, z_lo - 5.0, z_hi)
     below = z < surf[:, :, None].astype(np.float32) if up else z > surf[:, :, None].astype(np.float32)
@@ -310,8 +402,9 @@ def _dome(c: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return c[0] + c[1] * x + c[2] * y + c[3] * x * x + c[4] * y * y + c[5] * x * y
 
 
-def _fit_lower_dome(x: np.ndarray, y: np.ndarray, z: np.ndarray) -> np.ndarray:
-    """Least-squares quadratic surface, refitted without the points lying well above it."""
+def _fit_lower_dome(x: np.ndarray, y: np.ndarray, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Least-squares quadratic surface, refitted without the points lying well above it; (coefficients,
+    points kept)."""
     keep = np.ones(len(z), dtype=bool)
     coef = np.zeros(6)
     for _ in range(4):
@@ -322,4 +415,4 @@ def _fit_lower_dome(x: np.ndarray, y: np.ndarray, z: np.ndarray) -> np.ndarray:
         if new.sum() < 12 or np.array_equal(new, keep):
             break
         keep = new
-    return coef
+    return coef, keep
