@@ -188,3 +188,41 @@ def test_segment_file_for_the_pipeline(corpus: dict[str, Path]) -> None:
     assert again.status == "skipped"
     bad = segment_file(corpus["in"] / "broken.nii.gz", corpus["out"], backend="precomputed", options=opts)
     assert bad.status == "failed" and "gzip" in bad.message
+
+
+def test_unexpected_backend_error_fails_only_that_case(
+    corpus: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from radgenome.segment import run
+    from radgenome.segment.precomputed import PrecomputedSegmenter
+
+    original = PrecomputedSegmenter.segment
+
+    def flaky(self: PrecomputedSegmenter, volume: Any) -> Any:
+        if volume.case_id == "good_ras":
+            raise IndexError("index 7 is out of bounds")
+        return original(self, volume)
+
+    monkeypatch.setattr(PrecomputedSegmenter, "segment", flaky)
+    run._SEGMENTERS.clear()
+    (corpus["in"] / "broken.nii.gz").unlink()
+    res = runner.invoke(
+        app,
+        [
+            "segment",
+            str(corpus["in"]),
+            "-o",
+            str(corpus["out"]),
+            "--backend",
+            "precomputed",
+            "--layout",
+            "--precomputed-dir",
+            str(corpus["pre"]),
+        ],
+    )
+    run._SEGMENTERS.clear()
+    assert res.exit_code == 3, res.output
+    assert "IndexError" in res.output
+    assert (corpus["out"] / "good_lps.nii.gz").exists() and not (corpus["out"] / "good_ras.nii.gz").exists()
+    assert (corpus["out"] / "seg_good_lps" / "left lung.nii.gz").exists()
+    assert (corpus["out"] / "seg_good_lps" / "lung.nii.gz").exists()

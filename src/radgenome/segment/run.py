@@ -141,6 +141,15 @@ def segment_case(job: SegmentJob, case: InputCase, row: MetadataRow | None = Non
         return CaseResult(case.stem, "failed", str(exc), time.perf_counter() - t0)
     except (OSError, ValueError, MemoryError) as exc:
         return CaseResult(case.stem, "failed", f"{exc.__class__.__name__}: {exc}", time.perf_counter() - t0)
+    except Exception as exc:  # a backend bug on one odd volume must not stop the run
+        where = ""
+        tb = exc.__traceback__
+        while tb is not None and tb.tb_next is not None:
+            tb = tb.tb_next
+        if tb is not None:
+            where = f" at {Path(tb.tb_frame.f_code.co_filename).name}:{tb.tb_lineno}"
+        message = f"unexpected {exc.__class__.__name__}{where}: {exc}"
+        return CaseResult(case.stem, "failed", message, time.perf_counter() - t0)
     n = len(seg.labels)
     return CaseResult(case.stem, "done", f"{n} structures", time.perf_counter() - t0, outputs)
 
