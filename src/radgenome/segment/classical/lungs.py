@@ -176,15 +176,24 @@ def segment_lungs(g: WorkGrid, body: np.ndarray, airway: np.ndarray, x_mid: floa
     return Lungs(right=right & ~airway, left=left & ~airway, split_method=method, notes=notes)
 
 
-def approximate_lobes(g: WorkGrid, lung: np.ndarray, right: bool) -> dict[str, np.ndarray]:
-    """Lobes of one lung by oblique/horizontal planes relative to its own extent (anatomical approximation)."""
+def approximate_lobes(
+    g: WorkGrid, lung: np.ndarray, right: bool, extent: tuple[float, float, float, float] | None = None
+) -> dict[str, np.ndarray]:
+    """Lobes of one lung by oblique/horizontal planes relative to its own extent (anatomical approximation).
+
+    ``extent`` = (posterior y, anterior y, base z, apex z) in world mm overrides the extent measured on the
+    mask (for a partial volume whose lung extent is known from elsewhere).
+    """
     side = "right" if right else "left"
     if not lung.any():
         return {}
     idx = np.argwhere(lung)
     w = g.world(idx)
-    y0, y1 = np.percentile(w[:, 1], [1, 99])
-    z0, z1 = np.percentile(w[:, 2], [0.5, 99.5])
+    if extent is None:
+        y0, y1 = np.percentile(w[:, 1], [1, 99])
+        z0, z1 = np.percentile(w[:, 2], [0.5, 99.5])
+    else:
+        y0, y1, z0, z1 = extent
     h = max(z1 - z0, 1.0)
     y = w[:, 1]
     z = w[:, 2]
