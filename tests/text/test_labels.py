@@ -11,7 +11,7 @@ from radgenome.text.labels import LABELS, extract_labels, label_mentions
 from radgenome.text.model import Polarity
 
 MANUAL = Path("/work/shared/benchmarks/ctrate/manual_labels.csv")
-MACRO_F1_FLOOR = 0.91
+MACRO_F1_FLOOR = 0.95
 
 
 def test_labels_order_matches_contract() -> None:
@@ -117,11 +117,17 @@ def test_negated_sentences(label: str) -> None:
         assert extract_labels(sentence)[label] == 0, sentence
 
 
-def test_uncertain_mentions_count() -> None:
-    # hedged findings are labelled positive, as CT-CLIP's manual labels mostly do
-    labels = extract_labels("Findings suspicious for consolidation in the right lower lobe.")
-    assert labels["Consolidation"] == 1
-    assert extract_labels("Possible hiatal hernia.")["Hiatal hernia"] == 1
+def test_uncertain_mentions_do_not_count() -> None:
+    # hedged findings are not asserted; measured on CT-CLIP's manual labels this is (slightly) closer to the gold
+    assert extract_labels("Findings suspicious for consolidation in the right lower lobe.")["Consolidation"] == 0
+    assert extract_labels("Possible hiatal hernia.")["Hiatal hernia"] == 0
+    # ... but "compatible with" / "in favor of" assert the finding
+    assert extract_labels("Findings compatible with consolidation in the left lower lobe.")["Consolidation"] == 1
+
+
+def test_clause_after_negated_clause_is_asserted() -> None:
+    s = "No wall thickening is seen in the esophagus, and there is a small hiatal hernia at the lower end."
+    assert extract_labels(s)["Hiatal hernia"] == 1
 
 
 def test_impressions_are_read_and_output_is_complete() -> None:

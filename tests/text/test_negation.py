@@ -50,6 +50,11 @@ CASES: list[tuple[str, str, int, Polarity]] = [
     ("Atelectasis without pleural effusion.", "pleural effusion", 0, A),
     ("A 9 mm lymph node that does not reach pathological size is seen.", "lymph node", 0, P),
     ("A 9 mm lymph node that does not reach pathological size is seen.", "pathological size", 0, A),
+    ("Nodules, which were reported before, are not observed in this study.", "Nodules", 0, A),
+    ("No wall thickening in the esophagus, and there is a sliding hernia.", "sliding hernia", 0, P),
+    ("There were no pathologically sized and configured lymph nodes.", "lymph nodes", 0, A),
+    ("The consolidation seen before has completely regressed.", "consolidation", 0, A),
+    ("The central venous catheter was removed.", "catheter", 0, A),
     # pseudo-negations
     ("There is no significant change in the size of the right upper lobe nodule.", "nodule", 0, P),
     ("No interval change in the emphysematous areas.", "emphysematous areas", 0, P),

@@ -2,12 +2,17 @@
 
 :func:`extract_labels` splits findings and impressions into sentences, finds each label's mentions with the
 patterns of ``data/labels.json`` and keeps a label when one of its mentions is asserted: :func:`polarity_of`
-says PRESENT (or UNCERTAIN, when the data file's ``count_uncertain`` is true — measured on CT-CLIP's manual
-labels, hedged mentions are mostly labelled positive).
+says PRESENT (or UNCERTAIN, when the data file's ``count_uncertain`` is true; it is false: on CT-CLIP's manual
+labels counting hedged mentions ("suspicious for", "?") is slightly worse). Mentions a sentence asserts with
+"compatible with" / "in favor of" are PRESENT (see :mod:`radgenome.text.negation`).
 
-Per label the data file gives ``patterns`` (mentions), ``exclude`` (a mention overlapping one of these is
-dropped, e.g. ``subcutaneous emphysema``) and ``sentence_exclude`` / ``sentence_require`` (a sentence that
-names another organ, e.g. ``thyroid`` for nodules, only counts if it also names the label's own organ).
+Per label the data file gives a list of rules: ``patterns`` (mentions), ``exclude`` (a mention overlapping one
+of these is dropped, e.g. ``subcutaneous emphysema``), ``sentence_require`` (the sentence must name e.g. the
+pleura for a bare "effusion") and ``sentence_exclude`` / ``unless`` (a sentence that names another organ,
+e.g. ``thyroid`` for nodules, only counts if it also names the label's own organ). The rules follow how
+CT-CLIP's annotators labelled (measured on the manual labels): any thoracic lymph node that is present counts
+as Lymphadenopathy, ground-glass nodules are Lung nodule not Lung opacity, "infiltration" alone is not Lung
+opacity, coronary-only and abdominal-aorta atheroma is not Arterial wall calcification.
 """
 
 from __future__ import annotations
