@@ -47,6 +47,9 @@ class GroundingScore:
     per_region: dict[str, Counter[str]] = field(default_factory=dict)
     false_positives: list[Triple] = field(default_factory=list)
     false_negatives: list[Triple] = field(default_factory=list)
+    fp_unplaced: int = 0
+    """False positives whose sentence the gold places in no region of that volume (a gold omission, not a
+    disagreement about the region)."""
 
     @staticmethod
     def _prf(tp: int, fp: int, fn: int) -> tuple[float, float, float]:
@@ -66,6 +69,10 @@ class GroundingScore:
     @property
     def f1(self) -> float:
         return self._prf(self.tp, self.fp, self.fn)[2]
+
+    def placed_prf(self) -> tuple[float, float, float]:
+        """P/R/F1 counting only false positives the gold places elsewhere (omissions set aside)."""
+        return self._prf(self.tp, self.fp - self.fp_unplaced, self.fn)
 
     def region_prf(self, region: str) -> tuple[float, float, float]:
         c = self.per_region[region]
@@ -89,6 +96,9 @@ def score_grounding(
     gold: dict[tuple[str, str], list[str]], pred: dict[tuple[str, str], list[str]]
 ) -> GroundingScore:
     score = GroundingScore()
+    placed: dict[str, set[str]] = defaultdict(set)
+    for (volume, _), sents in gold.items():
+        placed[volume].update(sents)
     for key, gold_sents in gold.items():
         g = Counter(gold_sents)
         p = Counter(pred.get(key, []))
@@ -105,6 +115,8 @@ def score_grounding(
             counts["fp"] += fp
             counts["fn"] += fn
             score.false_positives.extend([(key[0], region, sent)] * fp)
+            if fp and sent not in placed[key[0]]:
+                score.fp_unplaced += fp
             score.false_negatives.extend([(key[0], region, sent)] * fn)
     return score
 
@@ -158,6 +170,11 @@ def run_grounding_eval(gold: Path, pred: Path, show: int = 0) -> int:
     table.add_row("micro", f"{score.precision:.3f}", f"{score.recall:.3f}", f"{score.f1:.3f}",
                   str(score.tp + score.fn), style="bold")
     console.print(table)
+    p, r, f = score.placed_prf()
+    console.print(
+        f"{score.fp_unplaced} of {score.fp} false positives are sentences the gold places in no region of that "
+        f"volume (gold omissions); without them: P {p:.3f} R {r:.3f} F1 {f:.3f}"
+    )
     if show:
         console.print(f"[bold]first {show} false positives[/bold]")
         for t in score.false_positives[:show]:

@@ -85,9 +85,13 @@ def run_text(
             if llm is None:
                 raise ValueError("--backend llm/hybrid needs --llm-base-url and --llm-model")
             llm_backend = LLMBackend(llm)
-            task2 = progress.add_task(backend, total=len(analyses))
-            analyses = llm_backend.refine_many(analyses, progress=lambda n: progress.update(task2, completed=n))
-            provenance.update(llm_backend.provenance())
+            try:
+                task2 = progress.add_task(backend, total=len(analyses))
+                analyses = llm_backend.refine_many(analyses, progress=lambda n: progress.update(task2, completed=n))
+                provenance.update(llm_backend.provenance())
+                provenance["llm_stats"] = llm_backend.stats.as_dict()
+            finally:
+                llm_backend.close()
         elif backend != "rules":
             raise ValueError(f"unknown text backend {backend!r} (rules, llm, hybrid)")
     out.mkdir(parents=True, exist_ok=True)

@@ -18,7 +18,10 @@ _ABBREVIATIONS = frozenset(
 
 # Candidate boundaries: a run of terminal punctuation (plus closing brackets/quotes) followed by whitespace or
 # directly by a capital letter, a blank line, or a newline before a list marker / bullet.
-_CANDIDATE = re.compile(r"[.!?]+[\"'\)\]]*(?=\s|[A-Z]|$)|\n\s*\n|\n(?=\s*(?:\d{1,2}[.)]|[-•*])\s)")
+_CANDIDATE = re.compile(
+    r"[.!?]+[\"'\)\]]*(?=\s|[A-Z]|$)|\n\s*\n|\n(?=\s*(?:\d{1,2}[.)]|[-•*])\s)"
+    r"|(?<=[a-z)])  +(?=[A-Z][a-z])"  # CT-RATE impressions separate items by two spaces, sometimes without a period
+)
 _LIST_MARKER = re.compile(r"(?:\d{1,2}[.)]|[-•*])\s+")
 _WORD_BEFORE = re.compile(r"([A-Za-z][A-Za-z.]*)$")
 _BARE_NUMBER = re.compile(r"\s*\d{1,2}")
@@ -44,7 +47,7 @@ def _is_boundary(text: str, seg_start: int, punct_start: int, punct_end: int) ->
         return True
     nxt = text[j]
     punct = text[punct_start:punct_end]
-    if punct.startswith("\n"):
+    if punct.startswith("\n") or punct.startswith("  "):
         return True
     prev_word_m = _WORD_BEFORE.search(text, max(0, punct_start - 40), punct_start)
     prev_word = prev_word_m.group(1).lower().rstrip(".") if prev_word_m else ""
