@@ -24,7 +24,9 @@ def test_normalisation_and_splitting() -> None:
 
 
 def test_scores_only_gold_pairs_and_counts_triples(tmp_path: Path) -> None:
-    gold = _csv(tmp_path / "g.csv", [("v1.nii.gz", "lung", "A nodule. No mass."), ("v1.nii.gz", "heart", "Heart normal.")])
+    gold = _csv(
+        tmp_path / "g.csv", [("v1.nii.gz", "lung", "A nodule. No mass."), ("v1.nii.gz", "heart", "Heart normal.")]
+    )
     pred = _csv(
         tmp_path / "p.csv",
         [

@@ -51,7 +51,8 @@ def test_rows_follow_the_contract(tmp_path: Path) -> None:
     assert {"lung", "lung/lung", "lung/lung/left lung", "lung/lung/right lung", "pleura", "pleura/pleura"} <= anatomy
     with (files / "train_vqa_presence.csv").open(newline="") as fh:
         presence = [r for r in csv.DictReader(fh) if r["Volumename"] == "hospital_case_9"]
-    assert {"Anatomy": "pleura", "Finding": "pleural effusion", "Presence": "No.", "Volumename": "hospital_case_9"} in presence
+    expected = {"Anatomy": "pleura", "Finding": "pleural effusion", "Presence": "No.", "Volumename": "hospital_case_9"}
+    assert expected in presence
     assert any(r["Anatomy"] == "lung/lung/left lung" and r["Presence"] == "Yes." for r in presence)
     with (files / "train_vqa_abnormality.csv").open(newline="") as fh:
         abn = {r["Anatomy"]: r["Abnormality"] for r in csv.DictReader(fh) if r["Volumename"] == "hospital_case_9"}
