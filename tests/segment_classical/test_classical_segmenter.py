@@ -94,8 +94,8 @@ FLOORS = {  # phantom Dice floors, just under what the method reaches (see docs/
     "thyroid": 0.6,
     "mediastinal tissue": 0.6,
     "abdominal tissue": 0.7,
-    "aorta": 0.4,
-    "esophagus": 0.2,
+    "aorta": 0.6,
+    "esophagus": 0.55,
     "lobes": 0.7,
 }
 

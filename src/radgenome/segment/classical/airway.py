@@ -23,6 +23,12 @@ LEAK_RATIO = 1.6
 MAX_AIRWAY_ML = 250.0
 TRACHEA_AREA_MM2 = (30.0, 900.0)
 TRACHEA_MAX_OFFSET_MM = 35.0
+TOPHAT_MM = 7.5
+"""Half-size of the grey closing whose difference to the CT (black top-hat) marks dark tubes (airway lumen
+between brighter walls) that the global threshold cannot reach without leaking into the lung."""
+TOPHAT_HU = 300.0
+EXTEND_HU = -700.0
+EXTEND_STEPS = 1
 
 
 @dataclass
@@ -99,6 +105,31 @@ def grow_airway(g: WorkGrid, body: np.ndarray, seed: tuple[int, int, int]) -> tu
     return prev, prev_t
 
 
+def extend_airway(g: WorkGrid, body: np.ndarray, airway: np.ndarray) -> np.ndarray:
+    """Grow the airway a few voxels into dark tubular voxels (black top-hat > TOPHAT_HU, HU < EXTEND_HU)."""
+    if not airway.any():
+        return airway
+    m = EXTEND_STEPS + 1
+    idx = np.argwhere(airway)
+    lo = np.maximum(idx.min(axis=0) - m, 0)
+    hi = np.minimum(idx.max(axis=0) + m + 1, airway.shape)
+    box = (slice(lo[0], hi[0]), slice(lo[1], hi[1]), slice(lo[2], hi[2]))
+    hu = g.hu[box]
+    size = [2 * round(TOPHAT_MM / float(s)) + 1 for s in g.spacing]
+    tophat = ndimage.grey_closing(hu, size=size) - hu
+    cand = (tophat > TOPHAT_HU) & (hu < EXTEND_HU) & body[box]
+    cur = airway[box].copy()
+    st = ndimage.generate_binary_structure(3, 1)
+    for _ in range(EXTEND_STEPS):
+        nxt = ndimage.binary_dilation(cur, st) & (cand | cur)
+        if nxt.sum() == cur.sum():
+            break
+        cur = nxt
+    out = airway.copy()
+    out[box] |= cur
+    return out
+
+
 def split_carina(g: WorkGrid, airway: np.ndarray) -> tuple[np.ndarray, np.ndarray, float | None]:
     """(trachea, bronchi, carina z in mm) by the first slice where the airway splits into two branches."""
     lab, n = _inplane_labels(airway)
@@ -144,6 +175,7 @@ def segment_airway(g: WorkGrid, body: np.ndarray, x_mid: float) -> Airway:
         empty = np.zeros_like(body)
         return Airway(empty, empty, empty, None, None, ["trachea not found in the upper slices"])
     mask, thr = grow_airway(g, body, seed)
+    mask = extend_airway(g, body, mask)
     trachea, bronchi, zc = split_carina(g, mask)
     if zc is None:
         notes.append("carina not found: the airway is reported as trachea only")

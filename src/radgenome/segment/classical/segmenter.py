@@ -97,6 +97,12 @@ class ClassicalSegmenter:
             "airway_grow_thresholds": list(airway_mod.GROW_THRESHOLDS),
             "airway_leak_ratio": airway_mod.LEAK_RATIO,
             "airway_max_ml": airway_mod.MAX_AIRWAY_ML,
+            "airway_tophat": {
+                "closing_half_mm": airway_mod.TOPHAT_MM,
+                "min_tophat_hu": airway_mod.TOPHAT_HU,
+                "max_hu": airway_mod.EXTEND_HU,
+                "steps": airway_mod.EXTEND_STEPS,
+            },
             "bone_hu": bones_mod.BONE_HU,
             "rib_max_dist_mm": bones_mod.RIB_MAX_DIST_MM,
             "heart_soft_hu": list(med_mod.SOFT_HU),
