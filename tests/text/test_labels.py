@@ -164,3 +164,30 @@ def test_macro_f1_on_manual_labels() -> None:
     scores = score_labels(gold, preds)
     assert scores.n == len(gold) > 600
     assert scores.macro_f1 >= MACRO_F1_FLOOR
+
+
+def _sentences_for_trigger_check() -> list[str]:
+    from radgenome.text.sentences import split_sentences
+
+    out = [s for pos, neg in CASES.values() for s in (*pos, *neg)]
+    if MANUAL.exists():
+        with MANUAL.open(newline="", encoding="utf-8-sig") as fh:
+            out += [s.text for row in csv.DictReader(fh) for s in split_sentences(row["report_text"])]
+    return out
+
+
+def test_every_pattern_match_contains_a_trigger() -> None:
+    # triggers only gate rules for speed; a pattern that can match without a trigger would silently never fire
+    from radgenome.text.labels import _engine
+
+    engine = _engine()
+    triggers: dict[str, list[str]] = {}
+    for trigger, label in engine.triggers:
+        triggers.setdefault(label, []).append(trigger)
+    missed = []
+    for sentence in _sentences_for_trigger_check():
+        for rule in engine.rules:
+            for m in rule.pattern.finditer(sentence):
+                if not any(t in m.group().lower() for t in triggers[rule.label]):
+                    missed.append((rule.label, m.group()))
+    assert not missed, missed[:10]

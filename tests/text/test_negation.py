@@ -128,3 +128,25 @@ def test_appending_a_clause_after_semicolon_keeps_polarity(
 def test_never_raises(text: str, a: int, b: int) -> None:
     lo, hi = sorted((min(a, len(text)), min(b, len(text))))
     assert polarity_of(text, lo, hi) in (P, A, U)
+
+
+WORDS = st.sampled_from(
+    ["no", "not", "was", "were", "observed", "detected", "nodule", "effusion", "and", "there", "is", ",", ";",
+     "which", "possible", "?", "(", ")", "cannot", "be", "excluded", "without", "the", "lung", "5mm", "change",
+     "significant", "but", "absent", "free", "of", "seen", "completely", "regressed", "-", "thickening"]
+)
+
+
+@given(st.lists(WORDS, max_size=25), st.sampled_from([" ", "", "  "]))
+def test_token_scan_equals_a_full_regex_scan(words: list[str], sep: str) -> None:
+    import re
+
+    from radgenome.text.negation import _cue_matches, _cues
+
+    sentence = sep.join(words)
+    reference = re.compile(
+        r"(?=[A-Za-z,;:?\[(])(?:(?<![A-Za-z0-9])|(?![A-Za-z]))(?:" + _cues().regex.pattern + ")", re.IGNORECASE
+    )
+    expected = [(m.start(), m.end(), m.lastgroup) for m in reference.finditer(sentence)]
+    got = [(m.start(), m.end(), m.lastgroup) for m in _cue_matches(sentence)]
+    assert got == expected

@@ -27,7 +27,7 @@ from radgenome.text.model import Polarity
 from radgenome.text.negation import polarity_of
 from radgenome.text.sentences import split_sentences
 
-__all__ = ["LABELS", "extract_labels", "label_mentions"]
+__all__ = ["LABELS", "extract_labels", "label_mentions", "sentence_labels"]
 
 LABELS: tuple[str, ...] = (
     "Medical material",
@@ -65,18 +65,27 @@ class _Rule:
 def _alt(patterns: list[str]) -> re.Pattern[str] | None:
     if not patterns:
         return None
-    return re.compile("|".join(f"(?<![A-Za-z])(?:{p})(?![A-Za-z])" for p in patterns), re.IGNORECASE)
+    alternation = "|".join(f"(?:{p})" for p in patterns)
+    return re.compile(f"(?<![A-Za-z])(?:{alternation})(?![A-Za-z])", re.IGNORECASE)
 
 
 def _accepted(count_uncertain: bool) -> frozenset[Polarity]:
     return frozenset({Polarity.PRESENT, Polarity.UNCERTAIN} if count_uncertain else {Polarity.PRESENT})
 
 
+@dataclass(frozen=True, slots=True)
+class _Engine:
+    rules: tuple[_Rule, ...]
+    triggers: tuple[tuple[str, str], ...]
+    """``(substring, label)`` pairs: a sentence containing the lower-case substring is tried on the label."""
+    by_label: dict[str, tuple[_Rule, ...]]
+
+
 @lru_cache(maxsize=1)
-def _rules() -> tuple[_Rule, ...]:
+def _engine() -> _Engine:
     data = json.loads(resources.files("radgenome.text").joinpath("data/labels.json").read_text("utf-8"))
     spec = data["labels"]
-    mismatch = set(LABELS) ^ set(spec)
+    mismatch = (set(LABELS) ^ set(spec)) | (set(LABELS) ^ set(data["triggers"]))
     if mismatch:
         raise ValueError(f"labels.json does not match LABELS: {sorted(mismatch)}")
     default_uncertain = bool(data.get("count_uncertain", False))
@@ -91,7 +100,13 @@ def _rules() -> tuple[_Rule, ...]:
                       _alt(r.get("sentence_exclude", [])), _alt(r.get("unless", [])),
                       _accepted(bool(r.get("count_uncertain", default_uncertain))))
             )
-    return tuple(rules)
+    triggers = tuple((t.lower(), label) for label in LABELS for t in data["triggers"][label])
+    by_label = {label: tuple(r for r in rules if r.label == label) for label in LABELS}
+    return _Engine(tuple(rules), triggers, by_label)
+
+
+def _rules() -> tuple[_Rule, ...]:
+    return _engine().rules
 
 
 def _rule_mentions(rule: _Rule, sentence: str) -> list[tuple[int, int]]:
@@ -110,31 +125,41 @@ def _rule_mentions(rule: _Rule, sentence: str) -> list[tuple[int, int]]:
     return found
 
 
+def _candidate_rules(sentence: str) -> list[_Rule]:
+    engine = _engine()
+    low = sentence.lower()
+    labels = {label for trigger, label in engine.triggers if trigger in low}
+    return [rule for label in LABELS if label in labels for rule in engine.by_label[label]]
+
+
 def label_mentions(sentence: str) -> list[tuple[str, int, int, Polarity]]:
     """Every label mention of one sentence as ``(label, start, end, polarity)``."""
     return [
         (rule.label, a, b, polarity_of(sentence, a, b))
-        for rule in _rules()
+        for rule in _candidate_rules(sentence)
         for a, b in _rule_mentions(rule, sentence)
     ]
 
 
-def _sentence_labels(sentence: str, rules: tuple[_Rule, ...], out: set[str]) -> None:
-    for rule in rules:
-        if rule.label in out:
+@lru_cache(maxsize=1 << 16)
+def sentence_labels(sentence: str) -> frozenset[str]:
+    """The labels one sentence asserts (cached: CT-RATE's formulaic sentences repeat across reports)."""
+    found: set[str] = set()
+    for rule in _candidate_rules(sentence):
+        if rule.label in found:
             continue
         for a, b in _rule_mentions(rule, sentence):
             if polarity_of(sentence, a, b) in rule.accepted:
-                out.add(rule.label)
+                found.add(rule.label)
                 break
+    return frozenset(found)
 
 
 def extract_labels(findings: str, impressions: str = "") -> dict[str, int]:
     """CT-RATE's 18 labels (0/1, in :data:`LABELS` order) for one report."""
-    rules = _rules()
     found: set[str] = set()
     for text in (findings, impressions):
         if text:
             for span in split_sentences(text):
-                _sentence_labels(span.text, rules, found)
+                found |= sentence_labels(span.text)
     return {label: int(label in found) for label in LABELS}

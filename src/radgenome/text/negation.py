@@ -56,8 +56,15 @@ def _wrap(alt: str) -> str:
     return f"{before}(?:{alt}){after}"
 
 
+@dataclass(frozen=True, slots=True)
+class _Cues:
+    regex: re.Pattern[str]
+    first_words: frozenset[str]
+    """Every lower-case word that can open a cue (a superset: all literal words of the cue patterns)."""
+
+
 @lru_cache(maxsize=1)
-def _regex() -> re.Pattern[str]:
+def _cues() -> _Cues:
     data = json.loads(resources.files("radgenome.text").joinpath("data/negation.json").read_text("utf-8"))
     groups = []
     for cat in _CUE_ORDER:
@@ -66,7 +73,91 @@ def _regex() -> re.Pattern[str]:
     groups.append("(?P<joiner>" + "|".join(_wrap(a) for a in data["clause_joiners"]) + ")")
     groups.append("(?P<verb>" + "|".join(_wrap(re.escape(v)) for v in data["clause_verbs"]) + ")")
     groups.append("(?P<relative>" + "|".join(_wrap(re.escape(v)) for v in data["relative_pronouns"]) + ")")
-    return re.compile("|".join(groups), re.IGNORECASE)
+    words: set[str] = set()
+    for key in (*_CUE_ORDER, "clause_joiners", "clause_verbs", "relative_pronouns"):
+        for alt in data[key]:
+            words |= _first_words(alt.lower())
+    return _Cues(re.compile("|".join(groups), re.IGNORECASE), frozenset(words) | frozenset(_PUNCT_TOKENS))
+
+
+def _group_end(pattern: str, start: int) -> int:
+    """Index of the ``)`` closing the group opened at ``pattern[start]``."""
+    depth = 0
+    i = start
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\":
+            i += 2
+            continue
+        depth += ch == "("
+        depth -= ch == ")"
+        if depth == 0:
+            return i
+        i += 1
+    raise ValueError(pattern)
+
+
+def _split_top(inner: str) -> list[str]:
+    parts, depth, last, i = [], 0, 0, 0
+    while i < len(inner):
+        ch = inner[i]
+        if ch == "\\":
+            i += 2
+            continue
+        depth += ch == "("
+        depth -= ch == ")"
+        if ch == "|" and depth == 0:
+            parts.append(inner[last:i])
+            last = i + 1
+        i += 1
+    return [*parts, inner[last:]]
+
+
+def _first_words(pattern: str) -> set[str]:
+    """Lower-case words a match of ``pattern`` can start with (all its literal words when unsure)."""
+    p = pattern.lstrip(" ")
+    if p.startswith("?"):  # "(...)? ?word": an optional space
+        p = p[1:].lstrip(" ")
+    if not p:
+        return set()
+    if p.startswith("(?:"):
+        end = _group_end(p, 0)
+        out: set[str] = set()
+        for branch in _split_top(p[3:end]):
+            out |= _first_words(branch) if branch else _first_words(p[end + 1 :])
+        if p[end + 1 : end + 2] in ("?", "*"):
+            out |= _first_words(p[end + 2 :])
+        return out
+    m = re.match(r"[a-z]+", p)
+    if m:
+        return {m.group()}
+    if p[0] in ",;:?[\\":
+        return set()  # punctuation cues: their tokens are always tried
+    return set(re.findall(r"[a-z]+", p))
+
+
+# Cues start at a word start or at one of these characters. Scanning tokens and trying the (long) cue
+# alternation only where the token can open a cue is ~5x faster than ``regex.finditer`` over every position.
+_PUNCT_TOKENS = ",;:?"
+_TOKEN = re.compile(r"[A-Za-z]+|[,;:?]")
+
+
+def _cue_matches(sentence: str) -> list[re.Match[str]]:
+    cues = _cues()
+    first, match = cues.first_words, cues.regex.match
+    out: list[re.Match[str]] = []
+    last_end = 0
+    for tok in _TOKEN.finditer(sentence):
+        pos = tok.start()
+        if pos < last_end or tok.group().lower() not in first:
+            continue
+        if pos and sentence[pos - 1].isdigit() and tok.group()[0].isalpha():
+            continue  # "5mm": not a word start
+        m = match(sentence, pos)
+        if m is not None and m.end() > pos:
+            out.append(m)
+            last_end = m.end()
+    return out
 
 
 _WORD = re.compile(r"[A-Za-z0-9]+")
@@ -80,13 +171,13 @@ def _question_scope_start(sentence: str, q: int, floor: int) -> int:
     return starts[-_QUESTION_WORDS_BACK] if len(starts) >= _QUESTION_WORDS_BACK else floor
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=1 << 15)
 def _scopes(sentence: str) -> _Scopes:
     boundaries: list[int] = [0]
     cues: list[tuple[str, int, int]] = []
     seg_has_verb = False
     relative: bool | None = None  # inside a relative clause: the governing clause's seg_has_verb
-    for m in _regex().finditer(sentence):
+    for m in _cue_matches(sentence):
         kind = m.lastgroup or ""
         if kind == "verb":
             seg_has_verb = True
