@@ -150,3 +150,9 @@ def test_token_scan_equals_a_full_regex_scan(words: list[str], sep: str) -> None
     expected = [(m.start(), m.end(), m.lastgroup) for m in reference.finditer(sentence)]
     got = [(m.start(), m.end(), m.lastgroup) for m in _cue_matches(sentence)]
     assert got == expected
+
+
+def test_hyphen_no_formula_negates_both_sides() -> None:
+    s = "Pericardial effusion - no thickening was detected."
+    assert pol(s, "Pericardial effusion") is A
+    assert pol(s, "thickening") is A

@@ -210,7 +210,7 @@ def _scopes(sentence: str) -> _Scopes:
             floor = boundaries[bisect.bisect_right(boundaries, cs) - 1]
             if sentence[cs:ce] == "?":
                 floor = _question_scope_start(sentence, cs, floor)
-            scope = (floor, cs)
+            scope = (floor, ce)  # up to the cue's end: "effusion - no thickening was detected"
         if scope[0] < scope[1]:
             (negated if kind.endswith("negation") else uncertain).append(scope)
     return _Scopes(tuple(negated), tuple(uncertain))
