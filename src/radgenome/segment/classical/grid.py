@@ -13,6 +13,9 @@ import cc3d
 import numpy as np
 from scipy import ndimage
 
+SMOOTH_MM = 2.5
+NOISY_HU = 25.0
+
 
 @dataclass
 class WorkGrid:
@@ -55,6 +58,32 @@ class WorkGrid:
     def centroid_world(self, mask: np.ndarray) -> np.ndarray:
         idx = np.argwhere(mask)
         return self.world(idx.mean(axis=0, keepdims=True))[0] if len(idx) else np.full(3, np.nan)
+
+    @property
+    def noise_hu(self) -> float:
+        """Robust estimate of the voxel noise (HU std) from neighbour differences in soft tissue."""
+        cached = self.__dict__.get("_noise")
+        if cached is None:
+            a, b = self.hu[:-1], self.hu[1:]
+            soft = (a > -150) & (a < 150) & (b > -150) & (b < 150)
+            diff = np.abs(a[soft] - b[soft])
+            cached = float(1.4826 * np.median(diff) / np.sqrt(2.0)) if diff.size > 100 else 0.0
+            self.__dict__["_noise"] = cached
+        return float(cached)
+
+    @property
+    def smoothed(self) -> np.ndarray:
+        """HU for soft-tissue classes: as is, or Gaussian-smoothed (SMOOTH_MM, >= 0.8 voxel) when the noise
+        exceeds NOISY_HU (low-dose or thin-slice data that the block averaging did not quiet)."""
+        cached = self.__dict__.get("_smoothed")
+        if cached is None or cached.shape != self.hu.shape:
+            if self.noise_hu <= NOISY_HU:
+                cached = self.hu
+            else:
+                sig = [max(0.8, SMOOTH_MM / float(s)) for s in self.spacing]
+                cached = ndimage.gaussian_filter(self.hu, sig, mode="nearest").astype(np.float32)
+            self.__dict__["_smoothed"] = cached
+        return cached
 
     def crop(self, box: tuple[slice, slice, slice]) -> WorkGrid:
         """The sub-grid ``box`` (same world positions: the affine is shifted)."""

@@ -25,7 +25,6 @@ from radgenome.segment.classical.grid import (
     largest_cc,
     opening,
     slice_hull,
-    smooth,
 )
 
 SOFT_HU = (-30.0, 400.0)
@@ -106,7 +105,8 @@ def segment_mediastinum(
     region = largest_cc(region, 6) if region.any() else region
 
     # heart
-    soft = region & (g.hu > SOFT_HU[0]) & (g.hu < SOFT_HU[1])
+    hs = g.smoothed
+    soft = region & (hs > SOFT_HU[0]) & (hs < SOFT_HU[1])
     if carina_z is not None:
         soft &= z < carina_z - 10.0
     core = opening(soft, HEART_OPEN_MM, g.spacing)
@@ -116,13 +116,13 @@ def segment_mediastinum(
         counts[0] = 0
         heart = lab == int(np.argmax(counts))
         heart = dilate(heart, 3.0, g.spacing) & soft
-        below = cavity_all & ~lungs & ~airway & ~bone & (g.hu > SOFT_HU[0]) & (g.hu < SOFT_HU[1])
+        below = cavity_all & ~lungs & ~airway & ~bone & (hs > SOFT_HU[0]) & (hs < SOFT_HU[1])
         heart = _extend_down(g, heart, below)
     else:
         notes.append("heart not found (no large soft-tissue blob in the mediastinum)")
 
-    abd_tissue = diaphragm & ~bone & (g.hu > SOFT_HU[0]) & (g.hu < SOFT_HU[1])
-    aorta = _aorta(g, region & ~heart, soft | (region & (g.hu > 0)), spine_xy, x_mid, carina_z, lungs, abd_tissue)
+    abd_tissue = diaphragm & ~bone & (hs > SOFT_HU[0]) & (hs < SOFT_HU[1])
+    aorta = _aorta(g, region & ~heart, soft | (region & (hs > 0)), spine_xy, x_mid, carina_z, lungs, abd_tissue)
     aorta &= ~heart
     eso = _esophagus(g, region & ~heart & ~aorta, trachea, spine_xy, x_mid, lungs)
     th_l, th_r = _thyroid(g, body, trachea, bone, lungs)
@@ -332,7 +332,7 @@ def _thyroid(
     if not sel.any():
         return empty, empty
     tx, ty = float(tw[sel, 0].mean()), float(tw[sel, 1].mean())
-    hu = smooth(g.hu, 1.5, g.spacing)
+    hu = g.smoothed
     dense = (hu > THYROID_HU[0]) & (hu < THYROID_HU[1]) & body & ~bone
     zone = ((xv - tx) ** 2 + (yv - ty) ** 2 <= THYROID_REACH_MM**2) & (yv > ty - 8.0)
     zone = zone & (z > z_apex - 30.0) & (z < z_apex + 70.0)

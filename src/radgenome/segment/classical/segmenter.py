@@ -259,6 +259,7 @@ class ClassicalSegmenter:
         settings["airway_threshold_used"] = aw.threshold
         settings["carina_z_mm"] = aw.carina_z
         settings["lung_split"] = lungs.split_method
+        settings["noise_hu"] = round(g.noise_hu, 1)
         return Segmentation(
             labelmap=full,
             labels=labels,

@@ -34,7 +34,7 @@ PLEURA_MM = 4.0
 def segment_liver(g: WorkGrid, abdomen: np.ndarray, body: np.ndarray, right: np.ndarray, x_mid: float) -> np.ndarray:
     if not abdomen.any() or not right.any():
         return np.zeros_like(abdomen)
-    hu = smooth(g.hu, 2.0, g.spacing)
+    hu = smooth(g.smoothed, 2.0, g.spacing)
     x = g.axis_world(0)
     z = g.axis_world(2)
     deep = erode_2d(body, LIVER_WALL_MM, g.spacing)
