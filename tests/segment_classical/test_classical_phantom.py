@@ -73,6 +73,12 @@ def test_hu(ph: Phantom) -> None:
     assert ph.hu[0, 0, 0] < -950
 
 
+def test_contrast_option() -> None:
+    p = make_phantom(contrast=True)
+    assert np.median(p.hu[p.mask("aorta")]) > 200
+    assert 80 < np.median(p.hu[p.mask("liver")]) < 130
+
+
 def test_male_has_no_breasts_and_is_fast() -> None:
     t = time.perf_counter()
     p = make_phantom()

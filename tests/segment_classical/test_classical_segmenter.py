@@ -174,6 +174,18 @@ def test_lesion_phantom_still_segments(segmenter: ClassicalSegmenter) -> None:
     assert _centroid_x(seg, p.affine, seg_prefix(seg, "left lung")) < 0
 
 
+def test_contrast_enhanced(segmenter: ClassicalSegmenter, male: tuple[Phantom, Segmentation]) -> None:
+    """Contrast-filled heart and aorta exceed the bone threshold: they must stay heart/aorta, not sternum."""
+    p = make_phantom(seed=1, contrast=True)
+    seg = segmenter.segment(CTVolume("contrast", p.hu, p.affine))
+    assert seg.settings["contrast_suspected"] and not male[1].settings["contrast_suspected"]
+    assert dice(seg_mask(seg, "heart"), p.mask("heart")) > 0.93
+    assert dice(seg_mask(seg, "aorta"), p.mask("aorta")) > 0.6
+    assert dice(seg_mask(seg, "sternum"), p.mask("sternum")) > 0.9
+    ribs = min(dice(seg_mask(seg, f"{s} rib"), p.mask_prefix(f"{s} rib ")) for s in ("left", "right"))
+    assert ribs > 0.72
+
+
 def test_noisy_low_dose_like(segmenter: ClassicalSegmenter) -> None:
     """Heavy noise switches soft-tissue classification to smoothed HU: heart and liver are still found."""
     p = make_phantom(seed=6, noise=40.0, lung_noise=80.0)

@@ -95,6 +95,9 @@ HU = {
 }
 
 
+CONTRAST_HU = {"blood": 260.0, "chamber": 250.0, "heart": 110.0, "liver": 105.0, "spleen": 120.0, "thyroid": 160.0}
+
+
 @dataclass
 class Phantom:
     """A synthetic chest CT with its known label map (canonical RAS array order)."""
@@ -162,9 +165,7 @@ def _diaphragm_z(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.maximum(domes[0], domes[1])
 
 
-def _ellipsoid(
-    x: np.ndarray, y: np.ndarray, z: np.ndarray, c: Sequence[float], r: Sequence[float]
-) -> np.ndarray:
+def _ellipsoid(x: np.ndarray, y: np.ndarray, z: np.ndarray, c: Sequence[float], r: Sequence[float]) -> np.ndarray:
     return ((x - c[0]) / r[0]) ** 2 + ((y - c[1]) / r[1]) ** 2 + ((z - c[2]) / r[2]) ** 2 <= 1.0
 
 
@@ -210,15 +211,11 @@ def _rib_path(side: int, k: int, n: int = 40) -> tuple[np.ndarray, float]:
 # Painting on a grid
 # ---------------------------------------------------------------------------------------------------------
 class _Grid:
-    def __init__(
-        self, shape: tuple[int, int, int], spacing: Sequence[float], origin: Sequence[float]
-    ) -> None:
+    def __init__(self, shape: tuple[int, int, int], spacing: Sequence[float], origin: Sequence[float]) -> None:
         self.shape = shape
         self.spacing = np.asarray(spacing, dtype=np.float64)
         self.origin = np.asarray(origin, dtype=np.float64)
-        self.axes = [
-            (self.origin[a] + self.spacing[a] * np.arange(shape[a])).astype(np.float32) for a in range(3)
-        ]
+        self.axes = [(self.origin[a] + self.spacing[a] * np.arange(shape[a])).astype(np.float32) for a in range(3)]
 
     def index_box(self, lo: np.ndarray, hi: np.ndarray) -> tuple[slice, slice, slice] | None:
         i0 = np.floor((lo - self.origin) / self.spacing).astype(int)
@@ -361,6 +358,7 @@ def make_phantom(
     touching_lungs: bool = False,
     fissures: bool = True,
     stomach_gas: bool = True,
+    contrast: bool = False,
     nodule: tuple[str, float] | None = None,
     effusion: str | None = None,
     effusion_depth_mm: float = 30.0,
@@ -376,6 +374,8 @@ def make_phantom(
         touching_lungs: let the lungs meet at the anterior junction line (a hard case for left/right split).
         fissures: draw the lobar fissures as thin denser sheets.
         stomach_gas: put an air bubble in the gastric fundus (a classic lung-segmentation distractor).
+        contrast: portal-venous contrast: blood pool (heart chambers, aorta) ~260 HU, enhanced myocardium,
+            liver, spleen and thyroid (the case where blood exceeds a naive bone threshold).
         nodule: ``(lobe name, diameter mm)`` — a solid nodule in that lobe (label ``lung nodule``).
         effusion: ``"left"``/``"right"`` — a dependent pleural effusion (label ``lung effusion``).
         effusion_depth_mm: maximal depth of the effusion from the posterior chest wall.
@@ -383,6 +383,9 @@ def make_phantom(
     """
     shape = (int(shape[0]), int(shape[1]), int(shape[2]))
     rng = np.random.default_rng(seed)
+    tab = dict(HU)
+    if contrast:
+        tab.update(CONTRAST_HU)
     sp = np.asarray(spacing, dtype=np.float64)
     # Body centre at world (0, BODY_CY-ish, 0): put the array centre at world 0 (z centred on the chest).
     origin = -sp * (np.asarray(shape) - 1) / 2.0
@@ -394,7 +397,7 @@ def make_phantom(
     names = _structure_names(female, z_lo - 30.0, z_hi + 30.0)
     ids = {n: i + 1 for i, n in enumerate(names)}
     labelmap = np.zeros(shape, dtype=np.uint8)
-    hu = np.full(shape, HU["air"], dtype=np.float32)
+    hu = np.full(shape, tab["air"], dtype=np.float32)
     lung_ids = [ids[n] for n in LOBES]
 
     x2 = grid.axes[0][:, None, None]
@@ -416,6 +419,7 @@ def make_phantom(
             fissures,
             stomach_gas,
             grid.spacing,
+            tab,
         )
 
     lungs = np.isin(labelmap, lung_ids)
@@ -428,7 +432,7 @@ def make_phantom(
         _aorta_path(),
         np.array([13, 13, 12, 12, 12, 12, 12, 11, 11, 11.0]),
         ids["aorta"],
-        HU["blood"],
+        tab["blood"],
         only_where=body,
     )
     _paint_tube(
@@ -438,14 +442,14 @@ def make_phantom(
         _esophagus_path(),
         8.0,
         ids["esophagus"],
-        HU["esophagus"],
+        tab["esophagus"],
         inner=(6.0, -600.0),
         only_where=body,
     )
     for _name, pts, r in _airway_tree():
-        _paint_tube(grid, labelmap, hu, pts, r + 2.0, None, HU["airway_wall"], only_where=body)
+        _paint_tube(grid, labelmap, hu, pts, r + 2.0, None, tab["airway_wall"], only_where=body)
     for name, pts, r in _airway_tree():
-        _paint_tube(grid, labelmap, hu, pts, r, ids[name], HU["air"], only_where=body)
+        _paint_tube(grid, labelmap, hu, pts, r, ids[name], tab["air"], only_where=body)
     # Thyroid lobes flanking the trachea at the inlet (+ isthmus drawn with the right lobe)
     _paint_tube(
         grid,
@@ -454,7 +458,7 @@ def make_phantom(
         np.array([(19.0, 14.0, THYROID_Z - 20), (19.0, 16.0, THYROID_Z + 20)]),
         9.0,
         ids["right thyroid"],
-        HU["thyroid"],
+        tab["thyroid"],
         only_where=body,
     )
     _paint_tube(
@@ -464,7 +468,7 @@ def make_phantom(
         np.array([(-19.0, 14.0, THYROID_Z - 20), (-19.0, 16.0, THYROID_Z + 20)]),
         9.0,
         ids["left thyroid"],
-        HU["thyroid"],
+        tab["thyroid"],
         only_where=body,
     )
     _paint_tube(
@@ -474,7 +478,7 @@ def make_phantom(
         np.array([(10.0, 20.0, THYROID_Z - 12), (0.0, 21.0, THYROID_Z - 12)]),
         5.0,
         ids["right thyroid"],
-        HU["thyroid"],
+        tab["thyroid"],
         only_where=body,
     )
     _paint_tube(
@@ -484,7 +488,7 @@ def make_phantom(
         np.array([(-10.0, 20.0, THYROID_Z - 12), (0.0, 21.0, THYROID_Z - 12)]),
         5.0,
         ids["left thyroid"],
-        HU["thyroid"],
+        tab["thyroid"],
         only_where=body,
     )
     # Ribs and clavicles (cortex + trabecular core)
@@ -498,11 +502,11 @@ def make_phantom(
                 pts,
                 r,
                 ids[f"{sname} rib {k}"],
-                HU["cortical"],
-                inner=(1.6, HU["trabecular"]),
+                tab["cortical"],
+                inner=(1.6, tab["trabecular"]),
                 only_where=body,
             )
-        clav = np.array([(side * 18.0, 62.0, 128.0), (side * 60.0, 55.0, 136.0), (side * 125.0, 0.0, 146.0)])
+        clav = np.array([(side * 18.0, 82.0, 128.0), (side * 60.0, 62.0, 136.0), (side * 125.0, 0.0, 146.0)])
         _paint_tube(
             grid,
             labelmap,
@@ -510,8 +514,8 @@ def make_phantom(
             clav,
             CLAV_R,
             ids[f"{sname} clavicle"],
-            HU["cortical"],
-            inner=(1.8, HU["trabecular"]),
+            tab["cortical"],
+            inner=(1.8, tab["trabecular"]),
             only_where=body,
         )
     labels = {i: n for n, i in ids.items()}
@@ -521,7 +525,7 @@ def make_phantom(
     if effusion is not None:
         m = _effusion_mask(labelmap, grid, ids, effusion, effusion_depth_mm)
         labelmap[m] = ids["lung effusion"]
-        hu[m] = HU["effusion"]
+        hu[m] = tab["effusion"]
         lesions["lung effusion"] = m
         findings.append(
             {
@@ -535,7 +539,7 @@ def make_phantom(
     if nodule is not None:
         m, centre = _nodule_mask(labelmap, grid, ids, nodule[0], float(nodule[1]))
         labelmap[m] = ids["lung nodule"]
-        hu[m] = HU["nodule"]
+        hu[m] = tab["nodule"]
         lesions["lung nodule"] = m
         findings.append(
             {
@@ -566,6 +570,7 @@ def make_phantom(
         "touching_lungs": touching_lungs,
         "nodule": nodule,
         "effusion": effusion,
+        "contrast": contrast,
     }
     return Phantom(
         hu=out,
@@ -591,8 +596,9 @@ def _paint_chunk(
     fissures: bool,
     stomach_gas: bool,
     spacing: np.ndarray,
+    tab: dict[str, float],
 ) -> None:
-    """Paint the smooth (formula-defined) structures of a slab of slices in place."""
+    """Paint the smooth (formula-defined) structures of a slab of slices in place (HU from ``tab``)."""
 
     def put(mask: np.ndarray, name: str | None, value: float) -> None:
         if name is not None:
@@ -602,17 +608,17 @@ def _paint_chunk(
     ax, ay, cy = _body_axes(z)
     rb = ((x / ax) ** 2 + ((y - cy) / ay) ** 2).astype(np.float32)
     body = rb <= 1.0
-    put(body, "body", HU["fat"])
+    put(body, "body", tab["fat"])
     inner = (x / (ax - FAT_MM)) ** 2 + ((y - cy) / (ay - FAT_MM)) ** 2 <= 1.0
-    put(inner, None, HU["muscle"])
+    put(inner, None, tab["muscle"])
     below = z < dia
-    put(body & below, "abdominal tissue", HU["fat"])
-    put(inner & below, None, HU["soft"])
+    put(body & below, "abdominal tissue", tab["fat"])
+    put(inner & below, None, tab["soft"])
     if female:
         for s, name in ((1, "right breast"), (-1, "left breast")):
             e = _ellipsoid(x, y, z, (s * 72.0, 92.0, -15.0), (52.0, 48.0, 58.0)) & ~inner
-            put(e, name, HU["fat"])
-            put(e & _ellipsoid(x, y, z, (s * 72.0, 100.0, -15.0), (30.0, 25.0, 35.0)), None, HU["gland"])
+            put(e, name, tab["fat"])
+            put(e & _ellipsoid(x, y, z, (s * 72.0, 100.0, -15.0), (30.0, 25.0, 35.0)), None, tab["gland"])
 
     # thoracic cavity and lungs
     g = _cavity_scale(z)
@@ -626,36 +632,38 @@ def _paint_chunk(
     lung &= ~_ellipsoid(x, y, z, HEART_C, HEART_R)
     # spine and its paravertebral fat stay out of the lungs
     lung &= ~(((x - VERT_C[0]) ** 2 + (y - VERT_C[1]) ** 2) <= (VERT_R + 10.0) ** 2)
-    put(cavity & ~lung, "mediastinal tissue", HU["fat"])
+    put(cavity & ~lung, "mediastinal tissue", tab["fat"])
     right = x > 0
     for s, side in ((1, "right"), (-1, "left")):
         c, m = FISSURE_OBLIQUE[s]
         zf = c - m * (y - BODY_CY) + 0.08 * s * x
         lower = z < zf
         side_m = lung & (right if s == 1 else ~right)
-        put(side_m & lower, f"{side} lung lower lobe", HU["lung"])
+        put(side_m & lower, f"{side} lung lower lobe", tab["lung"])
         if s == 1:
             zh = FISSURE_HORIZONTAL_Z + 0.1 * (y - BODY_CY)
-            put(side_m & ~lower & (z >= zh), "right lung upper lobe", HU["lung"])
-            put(side_m & ~lower & (z < zh), "right lung middle lobe", HU["lung"])
+            put(side_m & ~lower & (z >= zh), "right lung upper lobe", tab["lung"])
+            put(side_m & ~lower & (z < zh), "right lung middle lobe", tab["lung"])
             if fissures:
-                put(side_m & ~lower & (np.abs(z - zh) < 0.5 * spacing[2]), None, HU["fissure"])
+                put(side_m & ~lower & (np.abs(z - zh) < 0.5 * spacing[2]), None, tab["fissure"])
         else:
-            put(side_m & ~lower, "left lung upper lobe", HU["lung"])
+            put(side_m & ~lower, "left lung upper lobe", tab["lung"])
         if fissures:
             # distance to the oblique plane measured along z, scaled to its normal
-            put(side_m & (np.abs(z - zf) / np.sqrt(1 + m * m) < 0.5 * spacing[2]), None, HU["fissure"])
+            put(side_m & (np.abs(z - zf) / np.sqrt(1 + m * m) < 0.5 * spacing[2]), None, tab["fissure"])
     # abdomen organs
     abd = body & below
-    put(abd & _ellipsoid(x, y, z, LIVER_C, LIVER_R) & (x > -45.0) & inner, "liver", HU["liver"])
-    put(abd & _ellipsoid(x, y, z, SPLEEN_C, SPLEEN_R) & inner, "spleen", HU["spleen"])
+    put(abd & _ellipsoid(x, y, z, LIVER_C, LIVER_R) & (x > -45.0) & inner, "liver", tab["liver"])
+    put(abd & _ellipsoid(x, y, z, SPLEEN_C, SPLEEN_R) & inner, "spleen", tab["spleen"])
     st = abd & _ellipsoid(x, y, z, STOMACH_C, STOMACH_R) & inner
-    put(st, "stomach", HU["stomach"])
+    put(st, "stomach", tab["stomach"])
     if stomach_gas:
         gas = st & (z > dia - 22.0) & _ellipsoid(x, y, z, STOMACH_C, (30.0, 24.0, 40.0))
-        put(gas, None, HU["air"])
+        put(gas, None, tab["air"])
     heart = _ellipsoid(x, y, z, HEART_C, HEART_R) & (z > dia - 4.0)
-    put(heart, "heart", HU["heart"])
+    put(heart, "heart", tab["heart"])
+    if "chamber" in tab:  # contrast-filled chambers inside an 8 mm enhanced wall
+        put(heart & _ellipsoid(x, y, z, HEART_C, [r - 8.0 for r in HEART_R]), None, tab["chamber"])
 
     # bones: vertebrae (body + posterior arch), sternum, scapulae
     r_vert = np.sqrt((x - VERT_C[0]) ** 2 + (y - VERT_C[1]) ** 2)
@@ -667,23 +675,21 @@ def _paint_chunk(
     for name, zc in _vertebra_levels(float(zz.min()) - 30.0, float(zz.max()) + 30.0):
         level = np.abs(z - zc) <= (VERT_PITCH - DISC_MM) / 2.0
         vb = (r_vert <= VERT_R) & level
-        put(vb, name, HU["cortical"])
+        put(vb, name, tab["cortical"])
         put(
             vb & (r_vert <= VERT_R - 2.0) & (np.abs(z - zc) <= (VERT_PITCH - DISC_MM) / 2.0 - 2.0),
             None,
-            HU["trabecular"],
+            tab["trabecular"],
         )
         post = (arch | spinous | transverse) & (np.abs(z - zc + 3.0) <= (VERT_PITCH - DISC_MM) / 2.0) & body
         put(post, name, 500.0)
-    put(
-        (r_vert <= VERT_R) & ~np.isin(lab, [ids[n] for n in ids if "vertebrae" in n]) & body, None, HU["disc"]
-    )
-    hu[(r_canal <= CANAL_R) & body] = HU["canal"]
+    put((r_vert <= VERT_R) & ~np.isin(lab, [ids[n] for n in ids if "vertebrae" in n]) & body, None, tab["disc"])
+    hu[(r_canal <= CANAL_R) & body] = tab["canal"]
 
-    ys = BODY_CY + CAV_AY * np.maximum(g, 0.35) + RIB_OFFSET + 2.0
+    ys = BODY_CY + BODY_AY - 20.0  # subcutaneous: about 14-26 mm below the anterior skin
     sternum = (np.abs(x) < 15.0) & (np.abs(y - ys) < 6.0) & (z > -15.0) & (z < 135.0) & body
-    put(sternum, "sternum", HU["cortical"])
-    put(sternum & (np.abs(x) < 13.0) & (np.abs(y - ys) < 4.0), None, HU["trabecular"])
+    put(sternum, "sternum", tab["cortical"])
+    put(sternum & (np.abs(x) < 13.0) & (np.abs(y - ys) < 4.0), None, tab["trabecular"])
 
     sc_ax, sc_ay = CAV_AX + 24.0, CAV_AY + 24.0
     rs = np.sqrt((x / sc_ax) ** 2 + ((y - BODY_CY) / sc_ay) ** 2)
@@ -694,9 +700,7 @@ def _paint_chunk(
         put(sd, name, 700.0)
 
 
-def _effusion_mask(
-    labelmap: np.ndarray, grid: _Grid, ids: dict[str, int], side: str, depth: float
-) -> np.ndarray:
+def _effusion_mask(labelmap: np.ndarray, grid: _Grid, ids: dict[str, int], side: str, depth: float) -> np.ndarray:
     """Dependent (posterior, supine) fluid replacing the lung's lowest-lying part on one side."""
     if side not in ("left", "right"):
         raise ValueError(f"effusion side must be 'left' or 'right', not {side!r}")
@@ -748,9 +752,7 @@ def make_ctrate_sized(seed: int = 0, **options: Any) -> Phantom:
 # ---------------------------------------------------------------------------------------------------------
 # Writing with any orientation
 # ---------------------------------------------------------------------------------------------------------
-def reorient_array(
-    data: np.ndarray, affine: np.ndarray, orientation: str = "RAS"
-) -> tuple[np.ndarray, np.ndarray]:
+def reorient_array(data: np.ndarray, affine: np.ndarray, orientation: str = "RAS") -> tuple[np.ndarray, np.ndarray]:
     """Reorder/flip ``data`` (on ``affine``) to the axis code ``orientation``; returns (array, new affine).
 
     The physical position of every voxel is unchanged: ``new_affine @ new_index == affine @ old_index``.

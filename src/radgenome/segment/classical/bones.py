@@ -16,11 +16,17 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from radgenome.segment.classical.grid import WorkGrid, dilate, dilate_2d, keep_large
+from radgenome.segment.classical.grid import WorkGrid, dilate, dilate_2d, fill_holes_2d, keep_large
 
 BONE_HU = 180.0
 SPINE_PERSISTENCE = 0.5
 """Fraction of the chest slices in which a pixel must be bone to count as the vertebral column."""
+HARD_BONE_HU = 400.0
+"""Cortical bone (and no contrast-filled vessel) is denser than this on the working grid."""
+CONTRAST_BLOOD_ML = 30.0
+"""More 'bone' than this between the lungs, below HARD_BONE_HU, means contrast-enhanced blood."""
+SUBCUTANEOUS_MM = 35.0
+"""The sternum lies within this depth below the anterior body surface; the heart's blood pool deeper."""
 RIB_MAX_DIST_MM = 22.0
 """Ribs lie within this distance of the lungs (scapulae and clavicles are farther)."""
 
@@ -31,6 +37,8 @@ class Bones:
     spine_xy: tuple[float, float, float] | None
     """World (x, y) of the vertebral column's centre and y of its anterior surface (the vertebral bodies)."""
     notes: list[str] = field(default_factory=list)
+    contrast: bool = False
+    """Contrast-enhanced blood was detected between the lungs."""
 
 
 def segment_bones(g: WorkGrid, body: np.ndarray, lungs: np.ndarray, x_mid: float) -> Bones:
@@ -43,6 +51,21 @@ def segment_bones(g: WorkGrid, body: np.ndarray, lungs: np.ndarray, x_mid: float
     x = g.axis_world(0)
     y = g.axis_world(1)
     z = g.axis_world(2)
+    # depth below the anterior body surface (sternum and clavicles are subcutaneous, the heart is not)
+    front = np.where(body, y, np.float32(-1e9)).max(axis=1, keepdims=True)
+    depth = front - y
+    contrast = False
+    if lungs.any():
+        # bright voxels between the lungs, deep below the anterior surface, in the anterior half of the
+        # chest and not cortical-dense: the heart's blood pool when contrast was given
+        ly = float(np.median(g.world(np.argwhere(lungs))[:, 1]))
+        blood = bone & _between_lungs(g, lungs, x, x_mid) & (g.hu < HARD_BONE_HU)
+        blood &= (depth > SUBCUTANEOUS_MM) & (y > ly)
+        if blood.sum() * g.voxel_ml() > CONTRAST_BLOOD_ML:
+            # keep as bone only what lies on or next to dense (cortical) bone
+            contrast = True
+            hard = fill_holes_2d((g.hu > HARD_BONE_HU) & body)
+            bone &= dilate(hard, 4.0, g.spacing) | hard
     lz = np.nonzero(lungs.any(axis=(0, 1)))[0]
     chest = np.zeros(g.shape[2], dtype=bool)
     if len(lz):
@@ -81,7 +104,7 @@ def segment_bones(g: WorkGrid, body: np.ndarray, lungs: np.ndarray, x_mid: float
     # mediastinal vessels with contrast: bright voxels between the lungs far from spine and chest wall
     lz_mid = (z >= lz0) & (z <= lz1)
     # sternum: anterior midline
-    sternum = rest & (np.abs(x - sx) < 28.0) & (y > ly_c + 20.0) & lz_mid
+    sternum = rest & (np.abs(x - sx) < 28.0) & (y > ly_c + 20.0) & lz_mid & (depth < SUBCUTANEOUS_MM)
     sternum = keep_large(sternum, 3, 26)
     if sternum.any():
         # drop vessel-like blobs: the sternum is the most anterior midline bone of each slice
@@ -102,7 +125,7 @@ def segment_bones(g: WorkGrid, body: np.ndarray, lungs: np.ndarray, x_mid: float
         rib &= ~_between_lungs(g, lungs, x, sx)
         if rib.any():
             masks[f"{side} rib"] = rib
-    return Bones(masks, spine_xy, notes)
+    return Bones(masks, spine_xy, notes, contrast)
 
 
 def _between_lungs(g: WorkGrid, lungs: np.ndarray, x: np.ndarray, sx: float) -> np.ndarray:

@@ -104,6 +104,8 @@ class ClassicalSegmenter:
                 "steps": airway_mod.EXTEND_STEPS,
             },
             "bone_hu": bones_mod.BONE_HU,
+            "hard_bone_hu": bones_mod.HARD_BONE_HU,
+            "contrast_blood_ml": bones_mod.CONTRAST_BLOOD_ML,
             "rib_max_dist_mm": bones_mod.RIB_MAX_DIST_MM,
             "heart_soft_hu": list(med_mod.SOFT_HU),
             "heart_open_mm": med_mod.HEART_OPEN_MM,
@@ -260,6 +262,7 @@ class ClassicalSegmenter:
         settings["carina_z_mm"] = aw.carina_z
         settings["lung_split"] = lungs.split_method
         settings["noise_hu"] = round(g.noise_hu, 1)
+        settings["contrast_suspected"] = bones.contrast
         return Segmentation(
             labelmap=full,
             labels=labels,
