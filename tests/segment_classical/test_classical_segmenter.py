@@ -186,6 +186,14 @@ def test_contrast_enhanced(segmenter: ClassicalSegmenter, male: tuple[Phantom, S
     assert ribs > 0.72
 
 
+def test_scanner_table_is_not_body(segmenter: ClassicalSegmenter) -> None:
+    p = make_phantom(seed=8, table=True)
+    seg = segmenter.segment(CTVolume("table", p.hu, p.affine))
+    assert dice(seg.labelmap > 0, p.labelmap > 0) > 0.98
+    table_shell = (p.hu > 250) & (p.labelmap == 0)
+    assert table_shell.sum() > 100 and (seg.labelmap[table_shell] == 0).mean() > 0.99
+
+
 def test_noisy_low_dose_like(segmenter: ClassicalSegmenter) -> None:
     """Heavy noise switches soft-tissue classification to smoothed HU: heart and liver are still found."""
     p = make_phantom(seed=6, noise=40.0, lung_noise=80.0)

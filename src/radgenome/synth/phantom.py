@@ -359,6 +359,7 @@ def make_phantom(
     fissures: bool = True,
     stomach_gas: bool = True,
     contrast: bool = False,
+    table: bool = False,
     nodule: tuple[str, float] | None = None,
     effusion: str | None = None,
     effusion_depth_mm: float = 30.0,
@@ -374,6 +375,7 @@ def make_phantom(
         touching_lungs: let the lungs meet at the anterior junction line (a hard case for left/right split).
         fissures: draw the lobar fissures as thin denser sheets.
         stomach_gas: put an air bubble in the gastric fundus (a classic lung-segmentation distractor).
+        table: draw the scanner table under the patient (label 0: not patient), touching the back.
         contrast: portal-venous contrast: blood pool (heart chambers, aorta) ~260 HU, enhanced myocardium,
             liver, spleen and thyroid (the case where blood exceeds a naive bone threshold).
         nodule: ``(lobe name, diameter mm)`` — a solid nodule in that lobe (label ``lung nodule``).
@@ -550,6 +552,8 @@ def make_phantom(
             }
         )
 
+    if table:
+        _paint_table(grid, labelmap, hu)
     # Noise: texture in the lungs, quantum noise elsewhere
     lungs = np.isin(labelmap, lung_ids)
     body = labelmap > 0
@@ -571,6 +575,7 @@ def make_phantom(
         "nodule": nodule,
         "effusion": effusion,
         "contrast": contrast,
+        "table": table,
     }
     return Phantom(
         hu=out,
@@ -698,6 +703,21 @@ def _paint_chunk(
         sd = (x * s > 0) & (np.abs(rs - 1.0) * min(sc_ax, sc_ay) < 3.5) & (phi > 0.45) & (phi < 1.45)
         sd = sd & (z > 20.0 + 40.0 * (phi - 0.45)) & (z < 138.0) & inner
         put(sd, name, 700.0)
+
+
+def _paint_table(grid: _Grid, labelmap: np.ndarray, hu: np.ndarray) -> None:
+    """A curved carbon-fibre table top (dense shell + foam core) under the back, with a thin pad touching it."""
+    x = grid.axes[0][:, None]
+    y = grid.axes[1][None, :]
+    back = BODY_CY - BODY_AY  # most posterior point of the body
+    curve = back - 4.0 + 0.0015 * x * x  # the table bends up at the sides
+    pad = (y <= curve + 4.0) & (y > curve) & (np.abs(x) < 140.0)  # a 4 mm pad the back rests on
+    top = (y <= curve) & (y > curve - 30.0) & (np.abs(x) < 200.0)
+    shell = top & ((y > curve - 3.0) | (y < curve - 27.0))
+    free = labelmap == 0
+    for m, v in ((pad, -60.0), (top & ~shell, -900.0), (shell, 350.0)):
+        mm = np.broadcast_to(m[:, :, None], hu.shape) & free
+        hu[mm] = v
 
 
 def _effusion_mask(labelmap: np.ndarray, grid: _Grid, ids: dict[str, int], side: str, depth: float) -> np.ndarray:
