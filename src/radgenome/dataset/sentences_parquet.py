@@ -10,8 +10,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from radgenome.anatomy import load_hierarchy
-from radgenome.text.model import ReportAnalysis
+from radgenome.anatomy import Hierarchy, load_hierarchy
+from radgenome.text.model import ReportAnalysis, Sentence
 
 _FINDING = pa.struct(
     [
@@ -54,14 +54,47 @@ SCHEMA = pa.schema(
 )
 
 
+def _sentence_parts(s: Sentence, h: Hierarchy) -> tuple[object, ...]:
+    return (
+        list(h.expand_paths(s.nodes)) if s.nodes else [],
+        s.polarity.value if s.polarity else None,
+        [
+            {
+                "phrase": f.phrase,
+                "polarity": f.polarity.value,
+                "nodes": list(f.nodes),
+                "attributes": list(f.attributes),
+                "sizes_mm": [m.largest_mm for m in f.measurements],
+            }
+            for f in s.findings
+        ],
+        [
+            {"text": m.text, "unit": m.unit, "values_mm": list(m.values_mm), "largest_mm": m.largest_mm}
+            for m in s.measurements
+        ],
+    )
+
+
 def sentence_records(
     analyses: Iterable[ReportAnalysis], provenance: Mapping[str, str] | None = None
 ) -> list[dict[str, object]]:
     h = load_hierarchy()
     prov = dict(provenance or {})
+    model, prompt_version = prov.get("model"), prov.get("prompt_version")
+    # the rules' derived columns depend only on (text, nodes, section): CT-RATE repeats sentences a lot
+    memo: dict[tuple[str, tuple[str, ...], str], tuple[object, ...]] = {}
     records: list[dict[str, object]] = []
     for analysis in analyses:
+        version = analysis.version
         for s in analysis.sentences:
+            if s.backend == "rules":
+                key = (s.text, s.nodes, s.section.value)
+                parts = memo.get(key)
+                if parts is None:
+                    parts = memo[key] = _sentence_parts(s, h)
+            else:
+                parts = _sentence_parts(s, h)
+            paths, polarity, findings, measurements = parts
             records.append(
                 {
                     "volume": s.volume,
@@ -72,28 +105,16 @@ def sentence_records(
                     "end": s.end,
                     "marker": s.marker,
                     "nodes": list(s.nodes),
-                    "paths": list(h.expand_paths(s.nodes)) if s.nodes else [],
+                    "paths": paths,
                     "grounding_confidence": s.grounding_confidence,
-                    "polarity": s.polarity.value if s.polarity else None,
-                    "findings": [
-                        {
-                            "phrase": f.phrase,
-                            "polarity": f.polarity.value,
-                            "nodes": list(f.nodes),
-                            "attributes": list(f.attributes),
-                            "sizes_mm": [m.largest_mm for m in f.measurements],
-                        }
-                        for f in s.findings
-                    ],
-                    "measurements": [
-                        {"text": m.text, "unit": m.unit, "values_mm": list(m.values_mm), "largest_mm": m.largest_mm}
-                        for m in s.measurements
-                    ],
+                    "polarity": polarity,
+                    "findings": findings,
+                    "measurements": measurements,
                     "flags": list(s.flags),
                     "backend": s.backend,
-                    "version": analysis.version,
-                    "model": prov.get("model"),
-                    "prompt_version": prov.get("prompt_version"),
+                    "version": version,
+                    "model": model,
+                    "prompt_version": prompt_version,
                 }
             )
     return records

@@ -63,20 +63,29 @@ def path_contents(analysis: ReportAnalysis, hierarchy: Hierarchy | None = None) 
     out: dict[str, PathContent] = {}
     for sent in grounded_sentences(analysis):
         for path in h.expand_paths(sent.nodes):
-            out.setdefault(path, PathContent()).sentences.append(sent)
+            content = out.get(path)
+            if content is None:
+                content = out[path] = PathContent()
+            content.sentences.append(sent)
         for finding in sent.findings:
+            absent = finding.polarity is Polarity.ABSENT
+            present = finding.polarity is Polarity.PRESENT
             for path in h.expand_paths(finding.nodes or sent.nodes):
-                content = out.setdefault(path, PathContent())
-                if finding.polarity == Polarity.ABSENT:
+                content = out.get(path)
+                if content is None:
+                    content = out[path] = PathContent()
+                if absent:
                     content.absent.append(finding)
                 else:
                     content.stated.append(finding)
-                    if finding.polarity == Polarity.PRESENT:
+                    if present:
                         content.present.append(finding)
-    return dict(sorted(out.items(), key=lambda kv: path_sort_key(kv[0])))
+    return {p: out[p] for p in sorted(out, key=path_sort_key)}
 
 
-def _phrases(findings: Iterable[Finding]) -> str:
+def _phrases(findings: list[Finding]) -> str:
+    if len(findings) == 1:
+        return findings[0].phrase
     return ", ".join(dict.fromkeys(f.phrase for f in findings))
 
 
@@ -84,30 +93,39 @@ def volume_rows(analysis: ReportAnalysis, hierarchy: Hierarchy | None = None) ->
     """Every table's rows for one volume."""
     vol = analysis.volume
     contents = path_contents(analysis, hierarchy)
-    rows: dict[str, list[tuple[object, ...]]] = {name: [] for name in TABLE_COLUMNS}
+    region, abnormality, location, presence, size = [], [], [], [], []
     whole = analysis.report.findings.strip() or analysis.report.impressions.strip()
     if whole:
-        rows["region_report"].append((vol, "", " ".join(whole.split())))
+        region.append((vol, "", " ".join(whole.split())))
     for path, content in contents.items():
-        if not content.sentences:
+        sentences = content.sentences
+        if not sentences:
             continue
-        rows["region_report"].append((vol, path, " ".join(s.text for s in content.sentences)))
-        abnormal = _phrases(content.stated)
-        rows["vqa_abnormality"].append((vol, path, abnormal or NO_FINDINGS))
+        region.append((vol, path, sentences[0].text if len(sentences) == 1 else " ".join(s.text for s in sentences)))
+        abnormal = _phrases(content.stated) if content.stated else ""
+        abnormality.append((vol, path, abnormal or NO_FINDINGS))
         if abnormal:
-            rows["vqa_location"].append((vol, path, abnormal))
+            location.append((vol, path, abnormal))
         if content.present:
-            rows["vqa_presence"].append((vol, path, _phrases(content.present), "Yes."))
+            presence.append((vol, path, _phrases(content.present), "Yes."))
         if content.absent:
-            rows["vqa_presence"].append((vol, path, _phrases(content.absent), "No."))
-        for finding in {id(f): f for f in content.stated}.values():
-            if finding.measurements:
-                size = ", ".join(m.text for m in finding.measurements)
+            presence.append((vol, path, _phrases(content.absent), "No."))
+        seen: set[int] = set()
+        for finding in content.stated:
+            if finding.measurements and id(finding) not in seen:
+                seen.add(id(finding))
+                sizes = ", ".join(m.text for m in finding.measurements)
                 largest = max(m.largest_mm for m in finding.measurements)
-                rows["vqa_size"].append((vol, path, finding.phrase, size, f"{largest:g}"))
-    rows["case_disorders"].append((vol, ", ".join(analysis.disorders) or NO_FINDINGS))
-    rows["abnormality_labels"].append((vol, *(int(analysis.labels.get(label, 0)) for label in LABELS)))
-    return rows
+                size.append((vol, path, finding.phrase, sizes, f"{largest:g}"))
+    return {
+        "region_report": region,
+        "vqa_abnormality": abnormality,
+        "vqa_location": location,
+        "vqa_presence": presence,
+        "vqa_size": size,
+        "case_disorders": [(vol, ", ".join(analysis.disorders) or NO_FINDINGS)],
+        "abnormality_labels": [(vol, *(int(analysis.labels.get(label, 0)) for label in LABELS))],
+    }
 
 
 def write_csv_atomic(path: Path, header: Sequence[str], rows: Iterable[Sequence[object]]) -> None:

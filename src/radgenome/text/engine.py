@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from radgenome import __version__
 from radgenome.anatomy import Hierarchy, load_hierarchy
 from radgenome.text.disorders import case_disorders
 from radgenome.text.findings import extract_findings
 from radgenome.text.grounding import OTHERS, Grounding, ground_analysis, ground_sentence
-from radgenome.text.labels import extract_labels
+from radgenome.text.labels import LABELS, sentence_labels
 from radgenome.text.model import Finding, Report, ReportAnalysis, Section, Sentence
 from radgenome.text.sections import split_sections
 from radgenome.text.sentences import split_sentences
@@ -16,6 +18,14 @@ RULES_VERSION = "1"
 """Bumped whenever the rules or their data files change what they produce."""
 
 _GROUNDED = (Section.FINDINGS, Section.IMPRESSIONS)
+
+
+def clear_caches() -> None:
+    """Forget the per-sentence caches (for honest cold-start measurements)."""
+    from radgenome.text import findings, grounding
+
+    grounding.ground_analysis.cache_clear()
+    findings.extract_findings.cache_clear()
 
 
 class RulesBackend:
@@ -62,10 +72,20 @@ class RulesBackend:
             report=report,
             sentences=sentences,
             disorders=case_disorders(sentences),
-            labels=extract_labels(report.findings, report.impressions),
+            labels=_labels(sentences),
             backend=self.name,
             version=self.version,
         )
+
+
+def _labels(sentences: list[Sentence]) -> dict[str, int]:
+    """CT-RATE's 18 labels from the findings and impression sentences (as ``labels.extract_labels`` does,
+    without splitting the text a second time)."""
+    found: set[str] = set()
+    for sent in sentences:
+        if sent.section in _GROUNDED:
+            found |= sentence_labels(sent.text)
+    return {label: int(label in found) for label in LABELS}
 
 
 def _with_nodes(finding: Finding, sentence_nodes: tuple[str, ...]) -> Finding:
@@ -81,8 +101,13 @@ def _with_nodes(finding: Finding, sentence_nodes: tuple[str, ...]) -> Finding:
 
 
 def finding_nodes(phrase: str, sentence_nodes: tuple[str, ...]) -> tuple[str, ...]:
-    if len(sentence_nodes) < 2 or sentence_nodes == (OTHERS,):
+    if len(sentence_nodes) < 2:
         return sentence_nodes
+    return _narrowed_nodes(phrase, sentence_nodes)
+
+
+@lru_cache(maxsize=100_000)
+def _narrowed_nodes(phrase: str, sentence_nodes: tuple[str, ...]) -> tuple[str, ...]:
     h = load_hierarchy()
     named = ground_analysis(phrase.replace("subpleural", "")).anatomy
     if not named:

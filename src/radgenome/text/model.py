@@ -102,13 +102,13 @@ class Sentence:
     @property
     def polarity(self) -> Polarity | None:
         """Sentence-level polarity: present if any finding is present, else uncertain, else absent."""
-        if not self.findings:
-            return None
-        pols = {f.polarity for f in self.findings}
-        for p in (Polarity.PRESENT, Polarity.UNCERTAIN, Polarity.ABSENT):
-            if p in pols:
-                return p
-        return None  # pragma: no cover
+        best: Polarity | None = None
+        for f in self.findings:
+            if f.polarity is Polarity.PRESENT:
+                return Polarity.PRESENT
+            if f.polarity is Polarity.UNCERTAIN or best is None:
+                best = f.polarity
+        return best
 
 
 @dataclass(slots=True)

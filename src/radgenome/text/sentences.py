@@ -36,9 +36,12 @@ class Span:
 
 
 def _is_boundary(text: str, seg_start: int, punct_start: int, punct_end: int) -> bool:
-    n = len(text)
-    if _BARE_NUMBER.fullmatch(text, seg_start, punct_start):
+    if punct_start - seg_start <= 4 and _BARE_NUMBER.fullmatch(text, seg_start, punct_start):
         return False  # "1." opening a numbered item is its marker, not a sentence
+    first = text[punct_start]
+    if first == "\n" or first == " ":
+        return True  # a blank line, a newline before a list item, or CT-RATE's double-space item break
+    n = len(text)
     j = punct_end
     spaced = j < n and text[j].isspace()
     while j < n and text[j].isspace():
@@ -46,12 +49,12 @@ def _is_boundary(text: str, seg_start: int, punct_start: int, punct_end: int) ->
     if j >= n:
         return True
     nxt = text[j]
+    if nxt.islower():
+        return False  # "left 6. rib", "approx. size"
     punct = text[punct_start:punct_end]
-    if punct.startswith("\n") or punct.startswith("  "):
-        return True
-    prev_word_m = _WORD_BEFORE.search(text, max(0, punct_start - 40), punct_start)
-    prev_word = prev_word_m.group(1).lower().rstrip(".") if prev_word_m else ""
     if nxt.isupper() or nxt in "\"'(":
+        prev_word_m = _WORD_BEFORE.search(text, max(0, punct_start - 40), punct_start)
+        prev_word = prev_word_m.group(1).lower().rstrip(".") if prev_word_m else ""
         if not spaced:
             # "end.No": only a real boundary when a lower-case word ends and a capitalised word starts
             before = text[punct_start - 1] if punct_start else ""
