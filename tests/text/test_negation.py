@@ -156,3 +156,20 @@ def test_hyphen_no_formula_negates_both_sides() -> None:
     s = "Pericardial effusion - no thickening was detected."
     assert pol(s, "Pericardial effusion") is A
     assert pol(s, "thickening") is A
+
+
+@pytest.mark.parametrize(
+    ("sentence", "mention", "expected"),
+    [
+        ("Bilateral pleural effusion, which was not observed in the previous examination.", "pleural effusion", P),
+        ("A few nodules in both lungs, some of which were not seen on previous examination.", "nodules", P),
+        ("Pleural effusion seen on the old study was not detected in the current examination.", "effusion", A),
+        ("No significant regression was detected in the consolidation areas.", "consolidation", P),
+        ("There is no significant difference in the ground glass areas.", "ground glass", P),
+        ("A mass whose borders cannot be clearly distinguished is seen.", "mass", P),
+        ("No distinction was made between round pneumonia and atelectasis.", "atelectasis", U),
+        ("Metastasis not excluded.", "Metastasis", U),
+    ],
+)
+def test_comparisons_and_hedges(sentence: str, mention: str, expected: Polarity) -> None:
+    assert pol(sentence, mention) is expected

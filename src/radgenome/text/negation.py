@@ -40,7 +40,7 @@ from radgenome.text.model import Polarity
 
 __all__ = ["clause_polarities", "negated_spans", "polarity_of", "uncertain_spans"]
 
-_CUE_ORDER = ("pseudo", "post_negation", "post_uncertainty", "pre_negation", "pre_uncertainty", "terminators")
+_CUE_ORDER = ("pseudo", "post_negation", "post_uncertainty", "pre_uncertainty", "pre_negation", "terminators")
 _QUESTION_WORDS_BACK = 4
 
 
