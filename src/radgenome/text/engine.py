@@ -8,7 +8,7 @@ from radgenome import __version__
 from radgenome.anatomy import Hierarchy, load_hierarchy
 from radgenome.text.disorders import case_disorders
 from radgenome.text.findings import extract_findings
-from radgenome.text.grounding import OTHERS, Grounding, ground_analysis, ground_sentence
+from radgenome.text.grounding import Grounding, ground_analysis, ground_sentence
 from radgenome.text.labels import LABELS, sentence_labels
 from radgenome.text.model import Finding, Report, ReportAnalysis, Section, Sentence
 from radgenome.text.sections import split_sections
