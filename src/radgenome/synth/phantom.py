@@ -360,6 +360,7 @@ def make_phantom(
     stomach_gas: bool = True,
     contrast: bool = False,
     table: bool = False,
+    vessels: bool = True,
     nodule: tuple[str, float] | None = None,
     effusion: str | None = None,
     effusion_depth_mm: float = 30.0,
@@ -375,6 +376,8 @@ def make_phantom(
         touching_lungs: let the lungs meet at the anterior junction line (a hard case for left/right split).
         fissures: draw the lobar fissures as thin denser sheets.
         stomach_gas: put an air bubble in the gastric fundus (a classic lung-segmentation distractor).
+        vessels: draw pulmonary vessel trees from each hilum (blood HU, labelled as the lung lobe they run in,
+            as lung masks include their vessels).
         table: draw the scanner table under the patient (label 0: not patient), touching the back.
         contrast: portal-venous contrast: blood pool (heart chambers, aorta) ~260 HU, enhanced myocardium,
             liver, spleen and thyroid (the case where blood exceeds a naive bone threshold).
@@ -552,6 +555,8 @@ def make_phantom(
             }
         )
 
+    if vessels:
+        _paint_vessels(grid, labelmap, hu, lung_ids, tab["blood"], np.random.default_rng(seed + 1000))
     if table:
         _paint_table(grid, labelmap, hu)
     # Noise: texture in the lungs, quantum noise elsewhere
@@ -703,6 +708,34 @@ def _paint_chunk(
         sd = (x * s > 0) & (np.abs(rs - 1.0) * min(sc_ax, sc_ay) < 3.5) & (phi > 0.45) & (phi < 1.45)
         sd = sd & (z > 20.0 + 40.0 * (phi - 0.45)) & (z < 138.0) & inner
         put(sd, name, 700.0)
+
+
+def _paint_vessels(
+    grid: _Grid, labelmap: np.ndarray, hu: np.ndarray, lung_ids: list[int], value: float, rng: np.random.Generator
+) -> None:
+    """Branching vessel trees from each hilum into the lung (HU only: the voxels keep their lobe label)."""
+    lung = np.isin(labelmap, lung_ids)
+    segments: list[tuple[np.ndarray, np.ndarray, float]] = []
+    for s in (1, -1):
+        hilum = np.array([s * 42.0, 0.0, 15.0])
+        stack = []
+        for d in ((s, 0.3, 0.8), (s, 0.5, 0.0), (s, -0.4, -0.6), (s, 0.4, -0.7), (s, -0.6, 0.4)):
+            stack.append((hilum, np.array(d) / np.linalg.norm(d), 5.5, 0))
+        while stack:
+            start, direction, r, gen = stack.pop()
+            length = 45.0 - 8.0 * gen
+            end = start + direction * length
+            segments.append((start, end, r))
+            if gen < 3 and r > 1.6:
+                for _ in range(2):
+                    d = direction + rng.normal(0.0, 0.45, 3)
+                    d[0] = abs(d[0]) * s  # keep heading away from the mediastinum
+                    stack.append((end, d / np.linalg.norm(d), r * 0.7, gen + 1))
+    for a, b, r in segments:
+        pts = np.stack([a, b]).astype(np.float32)
+        for box, dd in _capsule_boxes(grid, pts, np.array([r, r * 0.85], dtype=np.float32)):
+            m = (dd <= 0) & lung[box]
+            hu[box][m] = value
 
 
 def _paint_table(grid: _Grid, labelmap: np.ndarray, hu: np.ndarray) -> None:
