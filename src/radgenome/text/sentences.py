@@ -20,7 +20,7 @@ _ABBREVIATIONS = frozenset(
 # directly by a capital letter, a blank line, or a newline before a list marker / bullet.
 _CANDIDATE = re.compile(
     r"[.!?]+[\"'\)\]]*(?=\s|[A-Z]|$)|\n\s*\n|\n(?=\s*(?:\d{1,2}[.)]|[-•*])\s)"
-    r"|(?<=[a-z)])  +(?=[A-Z][a-z])"  # CT-RATE impressions separate items by two spaces, sometimes without a period
+    r"|(?<=[A-Za-z)])  +(?=[A-Z][a-z])"  # CT-RATE impressions separate items by two spaces, sometimes no period
 )
 _LIST_MARKER = re.compile(r"(?:\d{1,2}[.)]|[-•*])\s+")
 _WORD_BEFORE = re.compile(r"([A-Za-z][A-Za-z.]*)$")
@@ -49,9 +49,14 @@ def _is_boundary(text: str, seg_start: int, punct_start: int, punct_end: int) ->
     if j >= n:
         return True
     nxt = text[j]
-    if nxt.islower():
-        return False  # "left 6. rib", "approx. size"
     punct = text[punct_start:punct_end]
+    if nxt.islower():
+        # "left 6. rib", "approx. size", "5 mm. in" stay together; "was detected. sliding type hernia" splits
+        if not spaced or punct != ".":
+            return False
+        prev_word_m = _WORD_BEFORE.search(text, max(0, punct_start - 40), punct_start)
+        prev_word = prev_word_m.group(1).lower() if prev_word_m else ""
+        return len(prev_word) >= 4 and prev_word.isalpha() and prev_word not in _ABBREVIATIONS
     if nxt.isupper() or nxt in "\"'(":
         prev_word_m = _WORD_BEFORE.search(text, max(0, punct_start - 40), punct_start)
         prev_word = prev_word_m.group(1).lower().rstrip(".") if prev_word_m else ""

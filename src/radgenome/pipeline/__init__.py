@@ -1,0 +1,1 @@
+"""radgenome.pipeline: per-case job, manifest, local and Ray runners."""
