@@ -230,6 +230,13 @@ def test_bad_input(segmenter: ClassicalSegmenter, hu: np.ndarray, needle: str) -
     assert "bad_case" in str(exc.value)
 
 
+def test_raw_stored_values_are_not_hu(segmenter: ClassicalSegmenter) -> None:
+    p = make_phantom(seed=9)
+    raw = p.hu.astype(np.int32) + 1024  # CT-RATE-like stored values, rescale not applied
+    with pytest.raises(SegmentationError, match="HU"):
+        segmenter.segment(CTVolume("raw_case", raw, p.affine))
+
+
 def test_nan_input(segmenter: ClassicalSegmenter) -> None:
     hu = np.full((40, 40, 30), -1000.0, np.float32)
     hu[5, 5, 5] = np.nan

@@ -133,6 +133,14 @@ class ClassicalSegmenter:
             raise SegmentationError(
                 f"{cid}: no voxel below -500 (range {lo:.0f}..{hi:.0f}): no air, the values do not look like HU"
             )
+        step = max(1, round((hu.size / 2e6) ** (1 / 3)))
+        sample = hu[::step, ::step, ::step]
+        air = np.count_nonzero((sample > -1100) & (sample < -850))
+        if air < 1e-3 * sample.size:
+            raise SegmentationError(
+                f"{cid}: almost no voxel near -1000 (air): the values do not look like HU "
+                f"(range {lo:.0f}..{hi:.0f}; raw stored values without the rescale?)"
+            )
         aff = np.asarray(volume.affine, dtype=np.float64)
         if aff.shape != (4, 4) or not np.isfinite(aff).all() or abs(np.linalg.det(aff[:3, :3])) < 1e-9:
             raise SegmentationError(f"{cid}: invalid affine")
