@@ -205,6 +205,17 @@ def test_noisy_low_dose_like(segmenter: ClassicalSegmenter) -> None:
     assert dice(seg_prefix(seg, "left lung"), p.mask(*LOBES[3:])) > 0.95
 
 
+def test_one_lung(segmenter: ClassicalSegmenter) -> None:
+    """A collapsed (airless) left lung: the right lung is still found, the left is warned, not invented."""
+    p = make_phantom(seed=10)
+    hu = p.hu.copy()
+    hu[p.mask(*LOBES[3:])] = 30
+    seg = segmenter.segment(CTVolume("one_lung", hu, p.affine))
+    assert not any(n.startswith("left lung") for n in seg.labels.values())
+    assert dice(seg_prefix(seg, "right lung"), p.mask(*LOBES[:3])) > 0.97
+    assert "lungs: only one lung found" in seg.warnings
+
+
 def test_missing_structures_are_warned_not_faked(segmenter: ClassicalSegmenter) -> None:
     p = make_phantom(seed=4)
     z = p.affine[2, 3] + p.affine[2, 2] * np.arange(p.hu.shape[2])
