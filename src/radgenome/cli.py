@@ -156,18 +156,13 @@ def eval_negations(
     raise typer.Exit(run_negation_audit(out, show=show))
 
 
-# imaging commands (segment, mask, eval seg) register themselves here
-def _register_optional() -> None:
-    try:
-        from radgenome.segment.cli import register
-    except ModuleNotFoundError as exc:  # pragma: no cover - only while the module is being written
-        if exc.name != "radgenome.segment.cli":
-            raise
-        return
-    register(app, eval_app)
+def _register_subcommands() -> None:
+    from radgenome.segment.cli import register as register_imaging
+
+    register_imaging(app, eval_app)  # segment, mask, eval seg
 
 
-_register_optional()
+_register_subcommands()
 
 
 if __name__ == "__main__":  # pragma: no cover
