@@ -173,3 +173,10 @@ def test_hyphen_no_formula_negates_both_sides() -> None:
 )
 def test_comparisons_and_hedges(sentence: str, mention: str, expected: Polarity) -> None:
     assert pol(sentence, mention) is expected
+
+
+def test_list_opened_by_in_terms_of_stays_in_the_negated_clause() -> None:
+    s = "No suspicious nodules were observed in terms of pneumonic infiltration, mass lesion and metastasis."
+    for phrase in ("pneumonic infiltration", "mass lesion", "metastasis"):
+        start = s.index(phrase)
+        assert polarity_of(s, start, start + len(phrase)) == Polarity.ABSENT

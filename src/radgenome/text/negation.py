@@ -73,8 +73,9 @@ def _cues() -> _Cues:
     groups.append("(?P<joiner>" + "|".join(_wrap(a) for a in data["clause_joiners"]) + ")")
     groups.append("(?P<verb>" + "|".join(_wrap(re.escape(v)) for v in data["clause_verbs"]) + ")")
     groups.append("(?P<relative>" + "|".join(_wrap(re.escape(v)) for v in data["relative_pronouns"]) + ")")
+    groups.append("(?P<opener>" + "|".join(_wrap(a) for a in data["list_openers"]) + ")")
     words: set[str] = set()
-    for key in (*_CUE_ORDER, "clause_joiners", "clause_verbs", "relative_pronouns"):
+    for key in (*_CUE_ORDER, "clause_joiners", "clause_verbs", "relative_pronouns", "list_openers"):
         for alt in data[key]:
             words |= _first_words(alt.lower())
     return _Cues(re.compile("|".join(groups), re.IGNORECASE), frozenset(words) | frozenset(_PUNCT_TOKENS))
@@ -181,6 +182,8 @@ def _scopes(sentence: str) -> _Scopes:
         kind = m.lastgroup or ""
         if kind == "verb":
             seg_has_verb = True
+        elif kind == "opener":
+            seg_has_verb = False  # "... were observed in terms of A, B and C": the list stays in the clause
         elif kind == "relative":
             if relative is None:
                 relative = seg_has_verb
