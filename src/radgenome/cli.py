@@ -145,6 +145,17 @@ def eval_agreement(
     raise typer.Exit(run_agreement_eval(a, b, out))
 
 
+@eval_app.command("vqa")
+def eval_vqa(
+    gold: Annotated[Path, typer.Argument(help="Folder with RadGenome's *_vqa_{abnormality,presence,size}.csv.")],
+    pred: Annotated[Path, typer.Argument(help="A `radgenome text`/`build` output folder.")],
+) -> None:
+    """Agreement with RadGenome's VQA rows: abnormal region sets, stated negatives, sizes."""
+    from radgenome.eval.vqa_agreement import run_vqa_agreement
+
+    raise typer.Exit(run_vqa_agreement(gold, pred))
+
+
 @eval_app.command("negations")
 def eval_negations(
     out: Annotated[Path, typer.Argument(help="A `radgenome text`/`build` output folder (or its sentences.parquet).")],
