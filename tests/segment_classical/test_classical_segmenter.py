@@ -205,6 +205,16 @@ def test_noisy_low_dose_like(segmenter: ClassicalSegmenter) -> None:
     assert dice(seg_prefix(seg, "left lung"), p.mask(*LOBES[3:])) > 0.95
 
 
+def test_fine_grid_is_refined_at_full_resolution(segmenter: ClassicalSegmenter) -> None:
+    """On a grid finer than the working one, the lung surface is refined voxel-wise after upsampling."""
+    p = make_phantom((192, 192, 100), (1.75, 1.75, 3.2), seed=11)
+    seg = segmenter.segment(CTVolume("fine", p.hu, p.affine))
+    assert seg.settings["working_grid"]["factors"] == [2, 2, 1]
+    assert "refine" in segmenter.last_timings
+    assert dice(seg_prefix(seg, "right lung") | seg_prefix(seg, "left lung"), p.mask(*LOBES)) > 0.985
+    assert dice(seg_prefix(seg, "left lung"), p.mask(*LOBES[3:])) > 0.97
+
+
 def test_one_lung(segmenter: ClassicalSegmenter) -> None:
     """A collapsed (airless) left lung: the right lung is still found, the left is warned, not invented."""
     p = make_phantom(seed=10)

@@ -16,6 +16,7 @@ from radgenome.segment.classical import mediastinum as med_mod
 from radgenome.segment.classical import soft_tissue as soft_mod
 from radgenome.segment.classical.body import BODY_HU, TABLE_OPEN_MM, segment_body
 from radgenome.segment.classical.grid import bbox, downsample, upsample_labels
+from radgenome.segment.classical.refine import refine_lung_boundary
 
 ALGORITHM_VERSION = "1"
 MIN_SHAPE = 8
@@ -263,6 +264,18 @@ class ClassicalSegmenter:
         lab_work[crop] = lab
         full = upsample_labels(lab_work, g.factors, g.full_shape)
         lap("upsample")
+        if g.factors != (1, 1, 1):
+            ids = {n: i for i, n in labels.items()}
+            refine_lung_boundary(
+                full,
+                hu,
+                lab_work,
+                g.factors,
+                [i for n, i in ids.items() if n.endswith("lobe")],
+                [i for n, i in ids.items() if n in ("trachea", "bronchie")],
+                lungs_mod.LUNG_HU,
+            )
+            lap("refine")
         self.last_timings = t
         settings = self.settings()
         settings["working_grid"] = {"factors": list(g.factors), "spacing_mm": [float(s) for s in g.spacing]}

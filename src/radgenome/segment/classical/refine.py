@@ -1,0 +1,64 @@
+"""Full-resolution refinement of the lung boundary after nearest-neighbour upsampling.
+
+The coarse steps run on ~3 mm blocks; upsampled as is, the lung surface is a staircase of whole blocks. Only
+the blocks on that surface are revisited at the input resolution: inside a lung block, voxels that are not
+lung-dark go to the neighbouring non-lung structure; in a non-lung block next to a lung, lung-dark voxels go
+to the neighbouring lobe. The airway and the outside of the body are never changed.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage
+
+
+def refine_lung_boundary(
+    full: np.ndarray,
+    hu: np.ndarray,
+    lab_work: np.ndarray,
+    factors: tuple[int, int, int],
+    lung_ids: list[int],
+    keep_ids: list[int],
+    lung_hu: float,
+) -> int:
+    """Refine ``full`` (the upsampled label map) in place; returns the number of voxels changed."""
+    if factors == (1, 1, 1) or not lung_ids:
+        return 0
+    is_lung = np.isin(lab_work, lung_ids)
+    if not is_lung.any():
+        return 0
+    # work on the lungs' bounding box (+1 block) of the working grid
+    nz = [np.nonzero(is_lung.any(axis=tuple(a for a in range(3) if a != ax)))[0] for ax in range(3)]
+    lo = [max(0, int(n[0]) - 1) for n in nz]
+    hi = [min(lab_work.shape[ax], int(nz[ax][-1]) + 2) for ax in range(3)]
+    box = (slice(lo[0], hi[0]), slice(lo[1], hi[1]), slice(lo[2], hi[2]))
+    lab_work = lab_work[box]
+    is_lung = is_lung[box]
+    fixed = np.isin(lab_work, keep_ids) | (lab_work == 0)
+    st = ndimage.generate_binary_structure(3, 1)
+    inner = is_lung & ~ndimage.binary_erosion(is_lung, st, border_value=1)
+    outer = ndimage.binary_dilation(is_lung, st) & ~is_lung & ~fixed
+    # the neighbouring label each boundary block can hand its voxels to
+    other = ndimage.grey_dilation(np.where(is_lung | fixed, 0, lab_work), size=(3, 3, 3))
+    lobe = ndimage.grey_dilation(np.where(is_lung, lab_work, 0), size=(3, 3, 3))
+    changed = 0
+    for blocks, into_lung in ((inner, False), (outer, True)):
+        idx = np.argwhere(blocks) + np.asarray(lo)
+        if not len(idx):
+            continue
+        own = lab_work[blocks]
+        repl = (lobe if into_lung else other)[blocks]
+        ok = repl > 0
+        idx, own, repl = idx[ok], own[ok], repl[ok]
+        if not len(idx):
+            continue
+        offs = np.stack(np.meshgrid(*[np.arange(f) for f in factors], indexing="ij"), axis=-1).reshape(-1, 3)
+        pos = idx[:, None, :] * np.asarray(factors) + offs[None, :, :]  # (N, f, 3)
+        pos = np.minimum(pos, np.asarray(full.shape) - 1)
+        ii, jj, kk = pos[..., 0], pos[..., 1], pos[..., 2]
+        dark = hu[ii, jj, kk] < lung_hu
+        when_dark, otherwise = (repl, own) if into_lung else (own, repl)
+        new = np.where(dark, when_dark[:, None], otherwise[:, None]).astype(full.dtype)
+        changed += int((full[ii, jj, kk] != new).sum())
+        full[ii, jj, kk] = new
+    return changed
