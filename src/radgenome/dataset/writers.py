@@ -1,0 +1,219 @@
+"""Build outputs from case records (ARCHITECTURE §1.4): RadGenome CSVs, Parquet tables, RadGenome mask layout.
+
+:func:`finalize_build` is called by the pipeline at the end of every build (also after a resume, over every
+finished record, in manifest order). Outputs depend only on the records, their order, the label-map sidecars
+and the seed, and every file is written to a temporary name and renamed into place.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from radgenome.anatomy import Hierarchy, load_hierarchy
+from radgenome.dataset.mask_refs import MaskResolver, resolve_path
+from radgenome.dataset.records import FindingRow, GroundedSentence, QAPair
+from radgenome.dataset.schemas import QA_SCHEMA, SENTENCE_SCHEMA
+from radgenome.dataset.tables import grounded_sentences, split_of, write_radgenome_tables
+from radgenome.dataset.vqa import case_qa_pairs, provenance_of
+from radgenome.pipeline.record import CaseRecord, analysis_from_record
+from radgenome.text.model import ReportAnalysis
+
+log = logging.getLogger(__name__)
+
+SENTENCES_FILE = "dataset/grounded_sentences.parquet"
+QA_FILE = "dataset/qa_pairs.parquet"
+LAYOUT_MARKER = ".radgenome_layout.json"
+
+
+# ------------------------------------------------------------------------------------------ grounded sentences
+def case_sentences(
+    rec: CaseRecord, analysis: ReportAnalysis, masks: MaskResolver, *, split: str, hierarchy: Hierarchy
+) -> list[GroundedSentence]:
+    """One row per sentence grounded to at least one node, in report order."""
+    prov = provenance_of(rec, None)
+    in_report = {s.index for s in grounded_sentences(analysis)}
+    case_flags: dict[int, list[str]] = {}
+    for flag in rec.flags:
+        if flag.sentence_index is not None:
+            text = f"{flag.kind}: {flag.detail}" if flag.detail else flag.kind
+            case_flags.setdefault(flag.sentence_index, []).append(text)
+    rows = []
+    for s in analysis.sentences:
+        if not s.nodes:
+            continue
+        rows.append(
+            GroundedSentence(
+                volume=rec.volume,
+                stem=rec.stem,
+                split=split,
+                section=s.section.value,
+                sentence_index=s.index,
+                text=s.text,
+                start=s.start,
+                end=s.end,
+                in_region_report=s.index in in_report,
+                nodes=list(s.nodes),
+                node_paths=[p for n in s.nodes for p in hierarchy.paths(n)],
+                paths=list(hierarchy.expand_paths(s.nodes)),
+                masks=[masks.ref(n) for n in s.nodes],
+                labelmap=rec.masks.labelmap,
+                polarity=s.polarity.value if s.polarity else None,
+                grounding_confidence=s.grounding_confidence,
+                findings=[
+                    FindingRow(
+                        phrase=f.phrase,
+                        polarity=f.polarity.value,
+                        nodes=list(f.nodes),
+                        attributes=list(f.attributes),
+                        sizes=[m.text for m in f.measurements],
+                        sizes_mm=[m.largest_mm for m in f.measurements],
+                    )
+                    for f in s.findings
+                ],
+                flags=[*s.flags, *case_flags.get(s.index, [])],
+                volume_path=rec.volume_path,
+                provenance=prov,
+            )
+        )
+    return rows
+
+
+# ------------------------------------------------------------------------------------------------- files
+def write_parquet_atomic(rows: list[dict[str, object]], schema: pa.Schema, path: Path) -> int:
+    table = pa.Table.from_pylist(rows, schema=schema)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(fd)
+    try:
+        pq.write_table(table, tmp, compression="zstd")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return table.num_rows
+
+
+def dataset_rows(
+    out: Path, records: Sequence[CaseRecord], *, default_split: str = "train", seed: int = 0
+) -> tuple[list[GroundedSentence], list[QAPair]]:
+    """The grounded-sentence and QA rows of ``records`` (in record order)."""
+    h = load_hierarchy()
+    sentences: list[GroundedSentence] = []
+    qa: list[QAPair] = []
+    for rec in records:
+        analysis = analysis_from_record(rec)
+        split = split_of(rec.volume, default_split)
+        masks = MaskResolver(out, rec)
+        sentences.extend(case_sentences(rec, analysis, masks, split=split, hierarchy=h))
+        qa.extend(case_qa_pairs(rec, analysis, masks, split=split, seed=seed, hierarchy=h))
+    return sentences, qa
+
+
+# ---------------------------------------------------------------------------------------- RadGenome layout
+def _file_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _sat_labels(
+    out: Path, rec: CaseRecord, labelmap: np.ndarray, affine: np.ndarray, sidecar: dict[str, Any]
+) -> tuple[np.ndarray, np.ndarray]:
+    """The label map on RadGenome's SAT grid (RAS, 1x1x3 mm, body crop of the CT)."""
+    from radgenome.corpus.volume import VolumeReadError, read_ct
+    from radgenome.segment.base import CTVolume
+    from radgenome.segment.satspace import resample_labels, sat_grid
+
+    if sidecar.get("space") == "sat":
+        return labelmap, affine
+    volume: CTVolume | None = None
+    if rec.volume_path:
+        try:
+            volume = read_ct(resolve_path(out, rec.volume_path))
+        except (VolumeReadError, OSError) as exc:
+            log.warning("%s: CT unreadable for the SAT crop (%s); cropping to the label map", rec.stem, exc)
+    if volume is None:  # crop to the labelled body instead of the CT's body
+        hu = np.where(labelmap > 0, 0.0, -1024.0).astype(np.float32)
+        volume = CTVolume(case_id=rec.stem, hu=hu, affine=affine)
+    grid = sat_grid(volume)
+    return resample_labels(labelmap, affine, grid.shape, grid.affine), grid.affine
+
+
+def write_layout(out: Path, rec: CaseRecord) -> Path | None:
+    """``OUT/seg_<stem>/<name>.nii.gz`` in SAT space; skipped when already written from the same label map."""
+    from radgenome.segment.io import read_segmentation
+    from radgenome.segment.satspace import write_radgenome_layout
+
+    if rec.masks.labelmap is None:
+        return None
+    nii = out / rec.masks.labelmap
+    target = out / f"seg_{rec.stem}"
+    digest = _file_digest(nii)
+    marker = target / LAYOUT_MARKER
+    if marker.exists():
+        try:
+            if json.loads(marker.read_text(encoding="utf-8")).get("labelmap_sha256") == digest:
+                return target
+        except ValueError:
+            pass
+    labelmap, affine, labels, sidecar = read_segmentation(nii)
+    sat, sat_affine = _sat_labels(out, rec, labelmap, affine, sidecar)
+    tmp = Path(tempfile.mkdtemp(prefix=f".seg_{rec.stem}.", dir=out))
+    try:
+        write_radgenome_layout(sat, sat_affine, labels, tmp)
+        info = {"labelmap": rec.masks.labelmap, "labelmap_sha256": digest, "space": "sat"}
+        (tmp / LAYOUT_MARKER).write_text(json.dumps(info, indent=1) + "\n", encoding="utf-8")
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return target
+
+
+# -------------------------------------------------------------------------------------------------- entry
+def finalize_build(
+    out: Path,
+    records: Sequence[CaseRecord],
+    *,
+    default_split: str = "train",
+    seed: int = 0,
+    radgenome_layout: bool = False,
+) -> dict[str, Path]:
+    """Write every dataset output of a build from its finished case records (in the caller's order).
+
+    Returns the written paths keyed by their path relative to ``out``: ``radgenome_files/{split}_*.csv``,
+    ``dataset/grounded_sentences.parquet``, ``dataset/qa_pairs.parquet`` and, with ``radgenome_layout``,
+    ``seg_<stem>`` folders.
+    """
+    out = Path(out)
+    written: dict[str, Path] = {}
+    analyses = [analysis_from_record(rec) for rec in records]
+    for name, path in write_radgenome_tables(analyses, out / "radgenome_files", default_split).items():
+        written[f"radgenome_files/{name}"] = path
+    sentences, qa = dataset_rows(out, records, default_split=default_split, seed=seed)
+    write_parquet_atomic([s.row() for s in sentences], SENTENCE_SCHEMA, out / SENTENCES_FILE)
+    write_parquet_atomic([q.row() for q in qa], QA_SCHEMA, out / QA_FILE)
+    written[SENTENCES_FILE] = out / SENTENCES_FILE
+    written[QA_FILE] = out / QA_FILE
+    if radgenome_layout:
+        for rec in records:
+            target = write_layout(out, rec)
+            if target is not None:
+                written[target.name] = target
+    return written

@@ -1,0 +1,102 @@
+"""finalize_build: every contract file, exact columns, byte-identical re-runs, RadGenome layout."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from radgenome.dataset.schemas import QA_SCHEMA, SENTENCE_SCHEMA
+from radgenome.dataset.tables import TABLE_COLUMNS, write_radgenome_tables
+from radgenome.dataset.writers import QA_FILE, SENTENCES_FILE, finalize_build
+from radgenome.pipeline.record import CaseRecord, analysis_from_record
+from radgenome.text.engine import RulesBackend
+from radgenome.text.model import Report
+
+Built = tuple[Path, list[CaseRecord]]
+
+
+def _bytes(out: Path) -> dict[str, bytes]:
+    files = sorted([*out.glob("radgenome_files/*.csv"), *out.glob("dataset/*.parquet")])
+    return {str(p.relative_to(out)): p.read_bytes() for p in files}
+
+
+def test_contract_files_and_columns(built: Built) -> None:
+    out, _ = built
+    for split in ("train", "validation"):
+        for name, columns in TABLE_COLUMNS.items():
+            path = out / "radgenome_files" / f"{split}_{name}.csv"
+            with path.open(encoding="utf-8", newline="") as fh:
+                assert tuple(next(csv.reader(fh))) == columns
+    assert pq.read_schema(out / SENTENCES_FILE).names == SENTENCE_SCHEMA.names
+    assert pq.read_schema(out / QA_FILE).names == QA_SCHEMA.names
+    assert not list(out.rglob(".*.parquet*")), "temporary files left behind"
+
+
+def test_csvs_identical_to_text_command(built: Built, tmp_path: Path) -> None:
+    """The CSVs equal what `radgenome text` writes for the same reports (same analyses, same writer)."""
+    out, records = built
+    backend = RulesBackend()
+    analyses = [backend.analyze(Report(**rec.report)) for rec in records]
+    write_radgenome_tables(analyses, tmp_path / "text", "train")
+    for path in sorted((tmp_path / "text").glob("*.csv")):
+        assert (out / "radgenome_files" / path.name).read_bytes() == path.read_bytes(), path.name
+    for rec in records:
+        assert analysis_from_record(rec).sentences == backend.analyze(Report(**rec.report)).sentences
+
+
+def test_rerun_is_byte_identical(built: Built) -> None:
+    out, records = built
+    before = _bytes(out)
+    finalize_build(out, records, seed=0)
+    assert _bytes(out) == before
+
+
+def test_seed_changes_only_questions(built: Built) -> None:
+    out, records = built
+    base = pq.read_table(out / QA_FILE).to_pylist()
+    finalize_build(out, records, seed=7)
+    other = pq.read_table(out / QA_FILE).to_pylist()
+    finalize_build(out, records, seed=0)
+    assert [(r["kind"], r["answer"], r["path"]) for r in base] == [(r["kind"], r["answer"], r["path"]) for r in other]
+    assert [r["question"] for r in base] != [r["question"] for r in other]
+
+
+def test_sentence_rows_reference_masks(built: Built) -> None:
+    out, records = built
+    rows = pq.read_table(out / SENTENCES_FILE).to_pylist()
+    assert {r["volume"] for r in rows} == {rec.volume for rec in records}
+    for row in rows:
+        assert len(row["masks"]) == len(row["nodes"])
+        for ref in row["masks"]:
+            if row["labelmap"] is None:
+                assert ref["status"] == "not_segmented" and ref["labelmap"] is None
+            elif ref["status"] == "ok":
+                assert ref["labelmap"] == row["labelmap"] and ref["voxels"] > 0
+                assert (out / ref["labelmap"]).exists()
+            else:
+                assert ref["labelmap"] is None
+        assert set(row["node_paths"]) <= set(row["paths"])
+        assert row["text_backend"] == "rules" and row["radgenome_version"]
+    pleura = [r for r in rows if r["nodes"] == ["pleura"] and r["labelmap"]]
+    assert pleura and all("empty_mask: pleura has no mask" in r["flags"] for r in pleura)
+
+
+def test_radgenome_layout(make_records: Callable[[], Built]) -> None:
+    out, records = make_records()
+    written = finalize_build(out, records[:1], radgenome_layout=True)
+    seg = out / f"seg_{records[0].stem}"
+    assert written[seg.name] == seg
+    names = {p.name for p in seg.glob("*.nii.gz")}
+    assert {"lung.nii.gz", "left lung upper lobe.nii.gz", "heart.nii.gz"} <= names
+    import nibabel as nib
+
+    img = nib.load(seg / "lung.nii.gz")
+    assert img.header.get_zooms()[:3] == pytest.approx((1.0, 1.0, 3.0))
+    assert img.get_fdata().sum() > 0
+    mtime = (seg / "lung.nii.gz").stat().st_mtime_ns
+    finalize_build(out, records[:1], radgenome_layout=True)
+    assert (seg / "lung.nii.gz").stat().st_mtime_ns == mtime, "unchanged label map: layout not rewritten"
