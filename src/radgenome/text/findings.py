@@ -39,6 +39,8 @@ class _Vocab:
     not_findings: re.Pattern[str]
     attributes: re.Pattern[str]
     patterns: tuple[tuple[re.Pattern[str], str], ...]
+    generic_heads: frozenset[str]
+    normal_predicate: re.Pattern[str]
 
 
 @cache
@@ -53,6 +55,8 @@ def _vocab() -> _Vocab:
         not_findings=re.compile("|".join(raw["not_findings"])),
         attributes=re.compile(r"(?<![a-z0-9])(?:" + "|".join(raw["attributes"]) + r")(?![a-z0-9])"),
         patterns=tuple((re.compile(p["regex"]), p["phrase"]) for p in raw.get("pattern", [])),
+        generic_heads=frozenset(raw["generic_heads"]),
+        normal_predicate=re.compile(raw["normal_predicate"]),
     )
 
 
@@ -120,6 +124,8 @@ def phrase_spans(sentence: str) -> list[tuple[PhraseSpan, ...]]:
         if any(s <= m.start() < e for s, e in excluded):
             continue
         head = m.group(0)
+        if head in vocab.generic_heads and _called_normal(low, m.end(), vocab):
+            continue
         if m.start() == prev_end + 1 and low[prev_end] == "-":
             # "pericardial effusion-thickening": the second head takes the first phrase's modifiers
             start = prev_start
@@ -145,6 +151,16 @@ def phrase_spans(sentence: str) -> list[tuple[PhraseSpan, ...]]:
         for m in regex.finditer(low):
             groups.append((PhraseSpan(phrase, m.start(), m.end(), m.start()),))
     return groups
+
+
+def _called_normal(low: str, head_end: int, vocab: _Vocab) -> bool:
+    """A property head ("densities") that its own clause calls normal ("... are normal")."""
+    stop = len(low)
+    for ch in ";.":
+        i = low.find(ch, head_end)
+        if i >= 0:
+            stop = min(stop, i)
+    return vocab.normal_predicate.search(low, head_end, stop) is not None
 
 
 def _clean(phrase: str) -> str:
