@@ -74,3 +74,9 @@ def test_engine_analyses_a_report_end_to_end() -> None:
     assert a.disorders == ["pulmonary nodule"]
     assert a.labels["Lung nodule"] == 1
     assert a.labels["Pericardial effusion"] == 0
+
+
+def test_properties_called_normal_are_not_findings() -> None:
+    assert phrases("Thoracic vertebral corpus heights, alignments and densities are normal.") == []
+    assert phrases("The contour, size, parenchyma density of the spleen is normal.") == []
+    assert ("density decrease", "present") in phrases("There is a diffuse decrease in liver parenchyma density.")
