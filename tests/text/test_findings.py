@@ -80,3 +80,17 @@ def test_properties_called_normal_are_not_findings() -> None:
     assert phrases("Thoracic vertebral corpus heights, alignments and densities are normal.") == []
     assert phrases("The contour, size, parenchyma density of the spleen is normal.") == []
     assert ("density decrease", "present") in phrases("There is a diffuse decrease in liver parenchyma density.")
+
+
+def test_coordinated_adjectives_and_post_modifiers() -> None:
+    assert phrases("Emphysematous and passive atelectatic changes in both lungs.") == [
+        ("passive atelectatic changes", "present"),
+        ("emphysematous changes", "present"),
+    ]
+    assert phrases("Minimal thickening of the segmental bronchial walls.") == [
+        ("minimal segmental bronchial wall thickening", "present")
+    ]
+    assert phrases("Atelectasis and bronchiectatic changes.") == [
+        ("atelectasis", "present"),
+        ("bronchiectatic changes", "present"),
+    ]

@@ -24,6 +24,8 @@ _TOKEN = re.compile(r"[a-z0-9][a-z0-9/'-]*|[^\sa-z0-9]")
 # "thickening of the bronchial wall" -> "bronchial wall thickening"
 _OF_TARGET = re.compile(r" of (?:the |both |bilateral )?((?:[a-z-]+ ){0,2}?(?:walls?|bronchi|bronchus|airways?|septa|"
                         r"interlobular septa|pleura|pericardium|aorta|esophagus|trachea))\b")
+_ADJECTIVE = re.compile(r"^[a-z]{4,}(?:ous|ic|al|ive|ary|ar|ed)$")
+_DEGREE = frozenset({"minimal", "mild", "slight", "moderate", "marked", "severe", "diffuse", "focal", "significant"})
 _POST_MODIFIABLE = frozenset({"thickening", "thickenings", "thickness increase", "thickness increases", "calcification",
                               "calcifications", "dilatation", "dilation", "enlargement", "ectasia", "obstruction",
                               "occlusion", "narrowing"})
@@ -91,25 +93,27 @@ def _left_modifiers(low: str, head_start: int, vocab: _Vocab) -> tuple[list[tupl
 
 
 def _distributed(low: str, mods: list[tuple[str, int]], stop_token: str, stop_pos: int, head: str,
-                 vocab: _Vocab) -> list[str]:
-    """Extra phrases for coordinated adjectives before ``head``."""
-    out: list[str] = []
-    if not mods:
-        return out
-    first = mods[0][0]
+                 vocab: _Vocab) -> tuple[list[str], bool]:
+    """Extra phrases for coordinated adjectives before ``head``, and whether they replace the main phrase
+    ("pericardial-pleural effusion" is only its two parts)."""
+    first = mods[0][0] if mods else ""
     if "-" in first:
         parts = first.split("-")
         if all(p in vocab.distributive for p in parts):
             rest = " ".join(w for w, _ in mods[1:])
-            return [" ".join(x for x in (p, rest, head) if x) for p in parts]
-    if first in vocab.distributive and stop_token in (",", "or", "and", "and/or") and stop_pos > 0:
+            return [" ".join(x for x in (p, rest, head) if x) for p in parts], True
+    out: list[str] = []
+    if stop_token in (",", "or", "and", "and/or") and stop_pos > 0:
         prev = list(_TOKEN.finditer(low, max(0, stop_pos - 40), stop_pos))
         if prev:
             word = prev[-1].group(0)
-            if word in vocab.distributive:
+            if first in vocab.distributive and word in vocab.distributive:
                 rest = " ".join(w for w, _ in mods[1:])
                 out.append(" ".join(x for x in (word, rest, head) if x))
-    return out
+            elif _ADJECTIVE.search(word) and word not in vocab.stop and word not in vocab.drop_leading:
+                # "emphysematous and passive atelectatic changes" -> also "emphysematous changes"
+                out.append(f"{word} {head.rsplit(' ', 1)[-1]}")
+    return out, False
 
 
 def phrase_spans(sentence: str) -> list[tuple[PhraseSpan, ...]]:
@@ -134,15 +138,14 @@ def phrase_spans(sentence: str) -> list[tuple[PhraseSpan, ...]]:
             mods, stop_token, stop_pos = _left_modifiers(low, m.start(), vocab)
             start = mods[0][1] if mods else m.start()
             main = " ".join([w for w, _ in mods] + [head])
-            if not mods and head in _POST_MODIFIABLE:
+            if head in _POST_MODIFIABLE and all(w in _DEGREE for w, _ in mods):
                 of = _OF_TARGET.match(low, m.end())
                 if of:
                     target = of.group(1)
                     target = target[:-1] if target.endswith("walls") else target
-                    main = f"{target} {head}"
-            spread = _distributed(low, mods, stop_token, stop_pos, head, vocab)
-            # "pericardial-pleural effusion" becomes its two parts; "pleural or pericardial effusion" both
-            variants = spread if spread and "-" in mods[0][0] else [main, *spread]
+                    main = " ".join([w for w, _ in mods] + [target, head])
+            spread, replaces = _distributed(low, mods, stop_token, stop_pos, head, vocab)
+            variants = spread if replaces else [main, *spread]
         spans = tuple(PhraseSpan(_clean(v), start, m.end(), m.start()) for v in dict.fromkeys(variants))
         groups.append(spans)
         prev_prefixes = [s.phrase.rsplit(" ", 1)[0] if " " in s.phrase else "" for s in spans]
