@@ -30,7 +30,7 @@ STRUCTURES: tuple[tuple[str, str, float, bool], ...] = (
     ("pleura", "4 mm shell around the lungs within the cavity", 0.3, True),
     ("left breast", "tissue protruding in front of the chest wall (approximation)", 0.3, False),
     ("right breast", "tissue protruding in front of the chest wall (approximation)", 0.3, False),
-    ("liver", "right upper-abdominal soft tissue 38-160 HU, opening, largest blob (approximation)", 0.4, False),
+    ("liver", "right upper-abdominal soft tissue 48-160 HU, opening, largest blob (approximation)", 0.4, False),
     ("heart", "largest mediastinal soft-tissue blob below the carina after 14 mm opening", 0.5, False),
     ("aorta", "per-slice circle search left-posterior (descending) / right-anterior (ascending)", 0.3, False),
     ("esophagus", "disc between airway and vertebral body, snapped to luminal air (approximation)", 0.25, False),

@@ -18,13 +18,15 @@ from radgenome.segment.classical.grid import (
     dilate,
     dilate_2d,
     erode_2d,
+    fill_holes_2d,
     opening,
     smooth,
 )
 
-LIVER_HU = (38.0, 160.0)
+LIVER_HU = (48.0, 160.0)
 LIVER_WALL_MM = 18.0
 LIVER_OPEN_MM = 8.0
+LIVER_LOOSE_HU = 5.0
 CHEST_WALL_MM = 22.0
 BREAST_MIN_PROTRUSION_MM = 25.0
 BREAST_MIN_ML = 40.0
@@ -61,7 +63,10 @@ def segment_liver(g: WorkGrid, abdomen: np.ndarray, body: np.ndarray, right: np.
             best, best_score = c, score
     if best == 0:
         return np.zeros_like(abdomen)
-    liver = dilate(lab == best, 2.0, g.spacing) & cand
+    # grow the core back into liver-like tissue (a relaxed lower bound keeps noisy voxels) and fill holes
+    loose = abdomen & deep & (hu > LIVER_HU[0] - LIVER_LOOSE_HU) & (hu < LIVER_HU[1])
+    liver = dilate(lab == best, LIVER_OPEN_MM + 2.0, g.spacing) & loose
+    liver = fill_holes_2d(liver) & abdomen
     return liver & (x > x_mid - 80.0)
 
 
