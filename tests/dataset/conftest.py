@@ -14,7 +14,7 @@ from radgenome.pipeline.record import CaseFlag, CaseRecord, MaskLink, MaskRef, r
 from radgenome.regions import NotAMaskError, member_ids, region_status
 from radgenome.segment.base import Segmentation, StructureInfo
 from radgenome.segment.io import write_segmentation
-from radgenome.synth.phantom import make_phantom, write_phantom_nifti
+from radgenome.synth.phantom import Phantom, make_phantom, write_phantom_nifti
 from radgenome.text.engine import RulesBackend
 from radgenome.text.model import Report
 
@@ -38,6 +38,10 @@ REPORTS: dict[str, tuple[str, str]] = {
 SEGMENTED = ("train_1_a_1", "train_2_a_1")
 
 
+def small_phantom(seed: int) -> Phantom:
+    return make_phantom(shape=(40, 40, 32), spacing=(8.0, 8.0, 10.0), seed=seed)
+
+
 def _link(labelmap: np.ndarray, labels: dict[int, str], node: str) -> MaskLink:
     try:
         status = region_status(labelmap, labels, node)
@@ -56,7 +60,7 @@ def make_case(out: Path, volume: str, *, segmented: bool, seed: int = 0) -> Case
     split = "validation" if volume.startswith("valid_") else "train"
     if not segmented:
         return record_from_analysis(analysis, stem=volume, split=split)
-    phantom = make_phantom(shape=(40, 40, 32), spacing=(8.0, 8.0, 10.0), seed=seed)
+    phantom = small_phantom(seed)
     ct_path = out / "volumes" / f"{volume}.nii.gz"
     ct_path.parent.mkdir(parents=True, exist_ok=True)
     write_phantom_nifti(phantom, ct_path, orientation="LPS")
@@ -92,6 +96,12 @@ def make_case(out: Path, volume: str, *, segmented: bool, seed: int = 0) -> Case
         provenance={"seg_backend": "phantom", "seg_version": "1", "radgenome_version": "0.1.0"},
         timings={"load": 0.1, "segment": 0.5, "text": 0.01, "link": 0.02, "write": 0.05},
     )
+
+
+@pytest.fixture(scope="session")
+def phantom0() -> Phantom:
+    """The phantom of the first case (``train_1_a_1``), in canonical RAS array order."""
+    return small_phantom(0)
 
 
 @pytest.fixture(scope="session")
