@@ -121,10 +121,11 @@ def segment_mediastinum(
     else:
         notes.append("heart not found (no large soft-tissue blob in the mediastinum)")
 
-    abd_tissue = diaphragm & ~bone & (hs > SOFT_HU[0]) & (hs < SOFT_HU[1])
-    aorta = _aorta(g, region & ~heart, soft | (region & (hs > 0)), spine_xy, x_mid, carina_z, lungs, abd_tissue)
+    below_tissue = body & ~bone & ~lungs & ~heart & (hs > SOFT_HU[0]) & (hs < SOFT_HU[1])
+    aorta = _aorta(g, region & ~heart, soft | (region & (hs > 0)), spine_xy, x_mid, carina_z, lungs, below_tissue)
     aorta &= ~heart
-    eso = _esophagus(g, region & ~heart & ~aorta, trachea, spine_xy, x_mid, lungs)
+    neck = body & ~bone & ~airway & (hs > -200.0) & (hs < SOFT_HU[1])
+    eso = _esophagus(g, region & ~heart & ~aorta, trachea, spine_xy, x_mid, lungs, neck, bone)
     th_l, th_r = _thyroid(g, body, trachea, bone, lungs)
     return Mediastinum(cavity, region, heart, aorta, eso, th_l, th_r, notes)
 
@@ -218,7 +219,7 @@ def _continue_down(g: WorkGrid, centres: dict[int, tuple[int, int, float]], allo
     disc = (xi - ci * g.spacing[0]) ** 2 + (yj - cj * g.spacing[1]) ** 2 <= r * r
     for k in rng:
         sec = disc & allowed[:, :, k]
-        if sec.sum() < 0.5 * disc.sum():
+        if sec.sum() < 0.3 * disc.sum():
             break
         out[:, :, k] = sec
     return out
@@ -260,7 +261,7 @@ def _aorta(
     tissue = tissue & region
     # descending: left of the spine, beside / just in front of the vertebral body, not on the body itself
     vb = (x - sx) ** 2 + (y - (fy - VERTEBRA_R_MM)) ** 2 <= (VERTEBRA_R_MM + 6.0) ** 2
-    win_d = (x < sx - 8.0) & (x > sx - 60.0) & (y > fy - 30.0) & (y < fy + 35.0) & ~vb
+    win_d = (x < sx - 8.0) & (x > sx - 60.0) & (y > fy - 12.0) & (y < fy + 35.0) & ~vb
     desc = _circle_search(g, tissue, win_d, ks)
     out = _tube_from_centres(g, desc, tissue)
     out |= _continue_down(g, desc, abdomen_tissue)
@@ -280,21 +281,31 @@ def _esophagus(
     spine_xy: tuple[float, float, float] | None,
     x_mid: float,
     lungs: np.ndarray,
+    neck: np.ndarray,
+    bone: np.ndarray,
 ) -> np.ndarray:
+    """Esophagus discs in the chest (between airway/heart and spine) and, above the lungs, in the neck
+    between the trachea and the cervical vertebrae."""
     out = np.zeros_like(region)
     if spine_xy is None or not region.any():
         return out
     sx, _, fy = spine_xy
     xv = g.axis_world(0)[:, :, 0]
     yv = g.axis_world(1)[:, :, 0]
-    ks = np.nonzero(region.any(axis=(0, 1)) & lungs.any(axis=(0, 1)))[0]
+    chest = region.any(axis=(0, 1)) & lungs.any(axis=(0, 1))
+    above = neck.any(axis=(0, 1)) & trachea.any(axis=(0, 1)) & ~chest
+    allowed = region | (neck & above[None, None, :])
+    ks = np.nonzero(chest | above)[0]
+    midline_bone = bone & (np.abs(xv - sx) < 10.0)[:, :, None]
     centres: dict[int, tuple[int, int, float]] = {}
     for k in ks:
-        reg = region[:, :, k]
+        reg = allowed[:, :, k]
         tr = trachea[:, :, k]
         if tr.any():
             ty = float(yv[0, np.argwhere(tr)[:, 1]].min())  # posterior wall of the trachea
-            cy = (ty + fy) / 2.0
+            behind = midline_bone[:, :, k] & (yv < ty)
+            front = float(yv[0, np.argwhere(behind)[:, 1]].max()) if behind.any() else fy  # vertebral body
+            cy = (ty + front) / 2.0
         else:
             cy = fy + 15.0
         cx = sx - 5.0
@@ -307,7 +318,7 @@ def _esophagus(
         j = int(np.argmin(np.abs(yv[0, :] - cy)))
         if reg[i, j] or near.any():
             centres[int(k)] = (i, j, ESOPHAGUS_R_MM)
-    return _tube_from_centres(g, centres, region)
+    return _tube_from_centres(g, centres, allowed)
 
 
 def _thyroid(
