@@ -1,0 +1,1 @@
+"""Verification web app for `radgenome build` outputs (see docs/review.md)."""
