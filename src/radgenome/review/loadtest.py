@@ -73,7 +73,7 @@ def _reviewer(base: str, name: str, token: str, stop: float, seed: int, retry_ra
         while time.monotonic() < stop:
             try:
                 if not items or n % 25 == 0:
-                    r = client.get("/api/queue", params={"limit": 20})
+                    r = client.get("/api/queue", params={"limit": 3})
                     r.raise_for_status()
                     items = [i["id"] for i in r.json()["items"]] or items
                     if not items:
@@ -152,3 +152,48 @@ def stop_server(proc: subprocess.Popen[bytes]) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+# ---------------------------------------------------------------------------------------- scenario
+@dataclass
+class LoadCheck:
+    figures: dict[str, Any]
+    stored: int
+    """Decision rows in the store after the run."""
+    stored_by_reviewer: dict[str, int]
+    acknowledged_by_reviewer: dict[str, int]
+    missing_keys: int
+    """Acknowledged keys with no stored row (lost decisions)."""
+    unacknowledged_rows: int
+    """Stored rows whose key no client saw acknowledged."""
+
+
+def load_check(out: Path, url: str, reviewers: int = 20, seconds: float = 60.0, retry_rate: float = 0.05) -> LoadCheck:
+    """Create ``reviewers`` users, run them against a real server on 127.0.0.1, then count what was stored."""
+    from sqlalchemy import select
+
+    from radgenome.review.store import Decision, Store, User, add_user
+
+    store = Store(url)
+    tokens = {f"rev{i:02d}": add_user(store, f"rev{i:02d}") for i in range(reviewers)}
+    proc, base = start_server(out, url)
+    try:
+        result = run_load(base, tokens, seconds, retry_rate=retry_rate)
+    finally:
+        stop_server(proc)
+    with store.session() as s:
+        rows = s.execute(select(User.name, Decision.key).join(User, User.id == Decision.user_id)).all()
+    stored_keys: dict[str, set[str]] = {}
+    for name, key in rows:
+        stored_keys.setdefault(name, set()).add(key)
+    missing = sum(len(r.keys - stored_keys.get(r.name, set())) for r in result.reviewers)
+    acked = {r.name: r.keys for r in result.reviewers}
+    extra = sum(len(keys - acked.get(name, set())) for name, keys in stored_keys.items())
+    return LoadCheck(
+        figures=result.figures(),
+        stored=len(rows),
+        stored_by_reviewer={k: len(v) for k, v in stored_keys.items()},
+        acknowledged_by_reviewer={r.name: len(r.keys) for r in result.reviewers},
+        missing_keys=missing,
+        unacknowledged_rows=extra,
+    )
