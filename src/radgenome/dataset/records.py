@@ -28,7 +28,7 @@ class Provenance(BaseModel):
     seed: int | None = None
 
     def columns(self) -> dict[str, Any]:
-        return self.model_dump()
+        return dict(self.__dict__)
 
 
 class MaskReference(BaseModel):
@@ -85,8 +85,11 @@ class GroundedSentence(BaseModel):
     provenance: Provenance
 
     def row(self) -> dict[str, Any]:
-        data = self.model_dump(exclude={"provenance"})
-        data.update(self.provenance.columns())
+        """The Parquet row (a shallow conversion: the fields are plain values, lists and small models)."""
+        data = dict(self.__dict__)
+        data["masks"] = [dict(m.__dict__) for m in self.masks]
+        data["findings"] = [dict(f.__dict__) for f in self.findings]
+        data.update(data.pop("provenance").columns())
         data.pop("seed")
         return data
 
@@ -120,11 +123,12 @@ class QAPair(BaseModel):
     provenance: Provenance
 
     def row(self) -> dict[str, Any]:
-        data = self.model_dump(exclude={"provenance", "mask"})
+        data = dict(self.__dict__)
+        del data["mask"]
         m = self.mask
         data["mask_labelmap"] = m.labelmap if m else None
         data["mask_node"] = m.node if m else None
         data["mask_status"] = m.status if m else None
         data["mask_voxels"] = m.voxels if m else None
-        data.update(self.provenance.columns())
+        data.update(data.pop("provenance").columns())
         return data

@@ -106,14 +106,21 @@ def write_parquet_atomic(rows: list[dict[str, object]], schema: pa.Schema, path:
 
 
 def dataset_rows(
-    out: Path, records: Sequence[CaseRecord], *, default_split: str = "train", seed: int = 0
+    out: Path,
+    records: Sequence[CaseRecord],
+    *,
+    default_split: str = "train",
+    seed: int = 0,
+    analyses: Sequence[ReportAnalysis] | None = None,
 ) -> tuple[list[GroundedSentence], list[QAPair]]:
-    """The grounded-sentence and QA rows of ``records`` (in record order)."""
+    """The grounded-sentence and QA rows of ``records`` (in record order); ``analyses``: their
+    :func:`analysis_from_record`, when the caller already has them."""
     h = load_hierarchy()
     sentences: list[GroundedSentence] = []
     qa: list[QAPair] = []
-    for rec in records:
-        analysis = analysis_from_record(rec)
+    if analyses is None:
+        analyses = [analysis_from_record(rec) for rec in records]
+    for rec, analysis in zip(records, analyses, strict=True):
         split = split_of(rec.volume, default_split)
         masks = MaskResolver(out, rec)
         sentences.extend(case_sentences(rec, analysis, masks, split=split, hierarchy=h))
@@ -206,7 +213,7 @@ def finalize_build(
     analyses = [analysis_from_record(rec) for rec in records]
     for name, path in write_radgenome_tables(analyses, out / "radgenome_files", default_split).items():
         written[f"radgenome_files/{name}"] = path
-    sentences, qa = dataset_rows(out, records, default_split=default_split, seed=seed)
+    sentences, qa = dataset_rows(out, records, default_split=default_split, seed=seed, analyses=analyses)
     write_parquet_atomic([s.row() for s in sentences], SENTENCE_SCHEMA, out / SENTENCES_FILE)
     write_parquet_atomic([q.row() for q in qa], QA_SCHEMA, out / QA_FILE)
     written[SENTENCES_FILE] = out / SENTENCES_FILE
