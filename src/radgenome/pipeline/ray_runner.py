@@ -1,0 +1,60 @@
+"""Running case jobs as Ray tasks (``radgenome build --engine ray [--ray-address ADDR]``).
+
+Without an address a local Ray is started (``ray.init(num_cpus=workers, include_dashboard=False)``) and shut
+down at the end; with one (``auto``, ``ray://host:10001``, ``host:6379``) the build joins that cluster and
+leaves it running. Every worker node needs radgenome installed and OUT on a shared file system.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from radgenome.pipeline.case import CaseJob, CaseOutcome, run_case
+from radgenome.pipeline.runner import OnDone, OnStart
+
+
+class RayUnavailableError(RuntimeError):
+    pass
+
+
+def run_ray(
+    jobs: Sequence[CaseJob],
+    workers: int,
+    on_done: OnDone,
+    on_start: OnStart | None = None,
+    address: str | None = None,
+    cpus_per_case: float = 1.0,
+) -> None:
+    try:
+        import ray
+    except ModuleNotFoundError as exc:
+        raise RayUnavailableError("--engine ray needs Ray (pip install 'radgenome[ray]')") from exc
+    started_here = False
+    if not ray.is_initialized():
+        kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "configure_logging": False}
+        if address:
+            ray.init(address=address, **kwargs)
+        else:
+            ray.init(num_cpus=max(1, workers), **kwargs)
+            started_here = True
+    try:
+        task = ray.remote(num_cpus=cpus_per_case, max_retries=0)(run_case)
+        pending: dict[Any, CaseJob] = {}
+        for job in jobs:
+            if on_start is not None:
+                on_start(job)
+            pending[task.remote(job)] = job
+        while pending:
+            ready, _ = ray.wait(list(pending), num_returns=1)
+            for ref in ready:
+                job = pending.pop(ref)
+                try:
+                    outcome = ray.get(ref)
+                except Exception as exc:  # RayTaskError, WorkerCrashedError, ...
+                    outcome = CaseOutcome(job.stem, "failed", f"ray task failed: {exc.__class__.__name__}: {exc}",
+                                          stage="worker")
+                on_done(job, outcome)
+    finally:
+        if started_here:
+            ray.shutdown()
