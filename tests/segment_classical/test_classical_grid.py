@@ -56,6 +56,18 @@ def test_crop_keeps_world_positions() -> None:
     assert np.allclose(c.world(np.array([[0, 0, 0]])), g.world(np.array([[3, 4, 5]])))
 
 
+def test_axis_percentile_matches_voxel_percentiles() -> None:
+    rng = np.random.default_rng(3)
+    g = downsample(np.zeros((30, 20, 25), np.int16), np.diag([2.0, 3.0, 4.0, 1.0]), 2.0)
+    m = np.zeros(g.shape, bool)
+    m[5:20, 3:15, 4:18] = rng.random((15, 12, 14)) > 0.5
+    z = g.world(np.argwhere(m))[:, 2]
+    assert np.isclose(g.axis_percentile(m, 2, 0.0), z.min())
+    assert np.isclose(g.axis_percentile(m, 2, 100.0), z.max())
+    assert abs(g.axis_percentile(m, 2, 50.0) - np.median(z)) <= 4.0
+    assert np.allclose(g.centroid_world(m), g.world(np.argwhere(m)).mean(axis=0))
+
+
 def test_near_ball_morphology() -> None:
     sp = np.array([2.8, 2.8, 3.0])
     a = np.zeros((41, 41, 41), bool)

@@ -85,24 +85,47 @@ def find_seed(g: WorkGrid, body: np.ndarray, x_mid: float) -> tuple[int, int, in
     return None
 
 
+GROW_BOX_MM = (120.0, 100.0, 320.0)
+"""The airway tree is searched within this half-width in x and y around the seed and this far below it."""
+
+
+def _grow_box(g: WorkGrid, seed: tuple[int, int, int]) -> tuple[slice, slice, slice]:
+    out = []
+    for a in range(2):
+        r = int(np.ceil(GROW_BOX_MM[a] / float(g.spacing[a])))
+        out.append(slice(max(0, seed[a] - r), min(g.shape[a], seed[a] + r + 1)))
+    n = int(np.ceil(GROW_BOX_MM[2] / float(g.spacing[2])))
+    if g.affine[2, 2] > 0:  # superior = higher index: the tree lies below the seed
+        out.append(slice(max(0, seed[2] - n), min(g.shape[2], seed[2] + 2)))
+    else:
+        out.append(slice(max(0, seed[2] - 1), min(g.shape[2], seed[2] + n + 1)))
+    return (out[0], out[1], out[2])
+
+
 def grow_airway(g: WorkGrid, body: np.ndarray, seed: tuple[int, int, int]) -> tuple[np.ndarray, float | None]:
     prev: np.ndarray | None = None
     prev_t: float | None = None
     prev_n = 0
     vml = g.voxel_ml()
+    box = _grow_box(g, seed)
+    hu = g.hu[box]
+    inside = body[box]
+    s = (seed[0] - box[0].start, seed[1] - box[1].start, seed[2] - box[2].start)
     for t in GROW_THRESHOLDS:
-        cand = (g.hu < t) & body
-        if not cand[seed]:
+        cand = (hu < t) & inside
+        if not cand[s]:
             continue
         lab = cc3d.connected_components(cand, connectivity=6)
-        region = lab == lab[seed]
+        region = lab == lab[s]
         n = int(region.sum())
         if n * vml > MAX_AIRWAY_ML or (prev is not None and n > LEAK_RATIO * prev_n and n - prev_n > 20):
             break
         prev, prev_t, prev_n = region, t, n
+    out = np.zeros_like(body)
     if prev is None:
-        return np.zeros_like(body), None
-    return prev, prev_t
+        return out, None
+    out[box] = prev
+    return out, prev_t
 
 
 def extend_airway(g: WorkGrid, body: np.ndarray, airway: np.ndarray) -> np.ndarray:
@@ -132,7 +155,12 @@ def extend_airway(g: WorkGrid, body: np.ndarray, airway: np.ndarray) -> np.ndarr
 
 def split_carina(g: WorkGrid, airway: np.ndarray) -> tuple[np.ndarray, np.ndarray, float | None]:
     """(trachea, bronchi, carina z in mm) by the first slice where the airway splits into two branches."""
-    lab, n = _inplane_labels(airway)
+    idx = np.argwhere(airway.any(axis=2))
+    if not len(idx):
+        return airway.copy(), np.zeros_like(airway), None
+    lo, hi = idx.min(axis=0), idx.max(axis=0) + 1
+    sub = airway[lo[0] : hi[0], lo[1] : hi[1], :]
+    lab, n = _inplane_labels(sub)
     if n == 0:
         return airway.copy(), np.zeros_like(airway), None
     px = float(g.spacing[0] * g.spacing[1])

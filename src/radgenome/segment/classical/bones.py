@@ -58,7 +58,7 @@ def segment_bones(g: WorkGrid, body: np.ndarray, lungs: np.ndarray, x_mid: float
     if lungs.any():
         # bright voxels between the lungs, deep below the anterior surface, in the anterior half of the
         # chest and not cortical-dense: the heart's blood pool when contrast was given
-        ly = float(np.median(g.world(np.argwhere(lungs))[:, 1]))
+        ly = float(g.axis_percentile(lungs, 1, 50.0))
         blood = bone & _between_lungs(g, lungs, x, x_mid) & (g.hu < HARD_BONE_HU)
         blood &= (depth > SUBCUTANEOUS_MM) & (y > ly)
         if blood.sum() * g.voxel_ml() > CONTRAST_BLOOD_ML:
@@ -73,10 +73,11 @@ def segment_bones(g: WorkGrid, body: np.ndarray, lungs: np.ndarray, x_mid: float
     else:
         chest[:] = True
     # lung geometry in world mm
-    lung_idx = np.argwhere(lungs)
-    lw = g.world(lung_idx) if len(lung_idx) else np.zeros((0, 3))
-    ly_c = float(np.median(lw[:, 1])) if len(lw) else 0.0
-    lz0, lz1 = (float(lw[:, 2].min()), float(lw[:, 2].max())) if len(lw) else (-1e9, 1e9)
+    if lungs.any():
+        ly_c = float(g.axis_percentile(lungs, 1, 50.0))
+        lz0, lz1 = (float(v) for v in g.axis_percentile(lungs, 2, [0.0, 100.0]))
+    else:
+        ly_c, lz0, lz1 = 0.0, -1e9, 1e9
 
     # vertebral column: persistent bone near the posterior midline
     persist = bone[:, :, chest].mean(axis=2)

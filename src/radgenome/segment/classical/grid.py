@@ -55,9 +55,30 @@ class WorkGrid:
         idx = np.atleast_2d(np.asarray(idx, dtype=np.float64))
         return idx @ self.affine[:3, :3].T + self.affine[:3, 3]
 
+    def axis_percentile(self, mask: np.ndarray, axis: int, q: float | list[float]) -> np.ndarray:
+        """Percentile(s) of world coordinate ``axis`` over the voxels of ``mask`` (from the axis profile:
+        no per-voxel coordinates)."""
+        other = tuple(a for a in range(3) if a != axis)
+        counts = mask.sum(axis=other).astype(np.float64)
+        coords = self.axis_world(axis).reshape(-1).astype(np.float64)
+        order = np.argsort(coords)
+        coords, counts = coords[order], counts[order]
+        cum = np.cumsum(counts)
+        if cum[-1] <= 0:
+            return np.full(np.shape(q), np.nan)
+        qs = np.maximum(np.atleast_1d(np.asarray(q, dtype=np.float64)) / 100.0 * cum[-1], 0.5)
+        out = coords[np.minimum(np.searchsorted(cum, qs, side="left"), len(coords) - 1)]
+        return out if np.ndim(q) else out[0]
+
     def centroid_world(self, mask: np.ndarray) -> np.ndarray:
-        idx = np.argwhere(mask)
-        return self.world(idx.mean(axis=0, keepdims=True))[0] if len(idx) else np.full(3, np.nan)
+        n = float(np.count_nonzero(mask))
+        if n == 0:
+            return np.full(3, np.nan)
+        mean = [
+            float((mask.sum(axis=tuple(b for b in range(3) if b != a)) * np.arange(mask.shape[a])).sum()) / n
+            for a in range(3)
+        ]
+        return self.world(np.asarray([mean]))[0]
 
     @property
     def noise_hu(self) -> float:

@@ -187,31 +187,23 @@ def approximate_lobes(
     side = "right" if right else "left"
     if not lung.any():
         return {}
-    idx = np.argwhere(lung)
-    w = g.world(idx)
     if extent is None:
-        y0, y1 = np.percentile(w[:, 1], [1, 99])
-        z0, z1 = np.percentile(w[:, 2], [0.5, 99.5])
+        y0, y1 = (float(v) for v in g.axis_percentile(lung, 1, [1.0, 99.0]))
+        z0, z1 = (float(v) for v in g.axis_percentile(lung, 2, [0.5, 99.5]))
     else:
         y0, y1, z0, z1 = extent
     h = max(z1 - z0, 1.0)
-    y = w[:, 1]
-    z = w[:, 2]
+    y = g.axis_world(1)
+    z = g.axis_world(2)
     t = np.clip((y - y0) / max(y1 - y0, 1.0), 0.0, 1.0)  # 0 posterior .. 1 anterior
     zf = z0 + h * (OBLIQUE_POST + (OBLIQUE_ANT - OBLIQUE_POST) * t)
-    lower = z < zf
-    names = [f"{side} lung lower lobe", f"{side} lung upper lobe"]
-    sel = [lower, ~lower]
+    lower = lung & (z < zf)
+    out: dict[str, np.ndarray] = {f"{side} lung lower lobe": lower}
     if right:
         zh = z0 + h * HORIZONTAL
-        upper = ~lower & (z >= zh)
-        middle = ~lower & (z < zh)
-        names = ["right lung lower lobe", "right lung upper lobe", "right lung middle lobe"]
-        sel = [lower, upper, middle]
-    out: dict[str, np.ndarray] = {}
-    for name, s in zip(names, sel, strict=True):
-        m = np.zeros_like(lung)
-        pts = idx[s]
-        m[pts[:, 0], pts[:, 1], pts[:, 2]] = True
-        out[name] = m
+        rest = lung & ~lower
+        out["right lung upper lobe"] = rest & (z >= zh)
+        out["right lung middle lobe"] = rest & (z < zh)
+    else:
+        out["left lung upper lobe"] = lung & ~lower
     return out

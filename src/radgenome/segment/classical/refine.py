@@ -1,9 +1,10 @@
-"""Full-resolution refinement of the lung boundary after nearest-neighbour upsampling.
+"""Full-resolution refinement of structure surfaces after nearest-neighbour upsampling.
 
-The coarse steps run on ~3 mm blocks; upsampled as is, the lung surface is a staircase of whole blocks. Only
-the blocks on that surface are revisited at the input resolution: inside a lung block, voxels that are not
-lung-dark go to the neighbouring non-lung structure; in a non-lung block next to a lung, lung-dark voxels go
-to the neighbouring lobe. The airway and the outside of the body are never changed.
+The coarse steps run on ~3 mm blocks; upsampled as is, a surface is a staircase of whole blocks. Only the
+blocks on the surface of a class (the lungs: dark voxels; the bones: dense voxels) are revisited at the input
+resolution: inside a class block, voxels that do not look like the class go to the neighbouring structure;
+in a neighbouring block, voxels that look like the class go to the adjacent structure of the class. Labels
+listed as fixed (the airway) and the outside of the body are never changed.
 """
 
 from __future__ import annotations
@@ -21,7 +22,35 @@ def refine_lung_boundary(
     keep_ids: list[int],
     lung_hu: float,
 ) -> int:
-    """Refine ``full`` (the upsampled label map) in place; returns the number of voxels changed."""
+    """Lung surface: lung voxels are darker than ``lung_hu``. Returns the number of voxels changed."""
+    return refine_boundary(full, hu, lab_work, factors, lung_ids, keep_ids, lung_hu, below=True)
+
+
+def refine_bone_boundary(
+    full: np.ndarray,
+    hu: np.ndarray,
+    lab_work: np.ndarray,
+    factors: tuple[int, int, int],
+    bone_ids: list[int],
+    keep_ids: list[int],
+    bone_hu: float,
+) -> int:
+    """Bone surface: bone voxels are denser than ``bone_hu``. Returns the number of voxels changed."""
+    return refine_boundary(full, hu, lab_work, factors, bone_ids, keep_ids, bone_hu, below=False)
+
+
+def refine_boundary(
+    full: np.ndarray,
+    hu: np.ndarray,
+    lab_work: np.ndarray,
+    factors: tuple[int, int, int],
+    lung_ids: list[int],
+    keep_ids: list[int],
+    lung_hu: float,
+    below: bool = True,
+) -> int:
+    """Refine ``full`` (the upsampled label map) in place at the surface of the class ``lung_ids`` (voxels
+    below ``lung_hu`` belong to it, or above it when ``below`` is False)."""
     if factors == (1, 1, 1) or not lung_ids:
         return 0
     is_lung = np.isin(lab_work, lung_ids)
@@ -39,8 +68,8 @@ def refine_lung_boundary(
     inner = is_lung & ~ndimage.binary_erosion(is_lung, st, border_value=1)
     outer = ndimage.binary_dilation(is_lung, st) & ~is_lung & ~fixed
     # the neighbouring label each boundary block can hand its voxels to
-    other = ndimage.grey_dilation(np.where(is_lung | fixed, 0, lab_work), size=(3, 3, 3))
-    lobe = ndimage.grey_dilation(np.where(is_lung, lab_work, 0), size=(3, 3, 3))
+    other = ndimage.maximum_filter(np.where(is_lung | fixed, 0, lab_work), size=3)
+    lobe = ndimage.maximum_filter(np.where(is_lung, lab_work, 0), size=3)
     changed = 0
     for blocks, into_lung in ((inner, False), (outer, True)):
         idx = np.argwhere(blocks) + np.asarray(lo)
@@ -55,10 +84,12 @@ def refine_lung_boundary(
         offs = np.stack(np.meshgrid(*[np.arange(f) for f in factors], indexing="ij"), axis=-1).reshape(-1, 3)
         pos = idx[:, None, :] * np.asarray(factors) + offs[None, :, :]  # (N, f, 3)
         pos = np.minimum(pos, np.asarray(full.shape) - 1)
-        ii, jj, kk = pos[..., 0], pos[..., 1], pos[..., 2]
-        dark = hu[ii, jj, kk] < lung_hu
+        lin = np.ravel_multi_index((pos[..., 0], pos[..., 1], pos[..., 2]), full.shape)
+        vals = hu.reshape(-1)[lin] if hu.flags.c_contiguous else hu[pos[..., 0], pos[..., 1], pos[..., 2]]
+        dark = vals < lung_hu if below else vals > lung_hu
         when_dark, otherwise = (repl, own) if into_lung else (own, repl)
         new = np.where(dark, when_dark[:, None], otherwise[:, None]).astype(full.dtype)
-        changed += int((full[ii, jj, kk] != new).sum())
-        full[ii, jj, kk] = new
+        flat = full.reshape(-1)  # the upsampled map is C-contiguous: a view
+        changed += int((flat[lin] != new).sum())
+        flat[lin] = new
     return changed

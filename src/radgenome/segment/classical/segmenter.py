@@ -16,7 +16,7 @@ from radgenome.segment.classical import mediastinum as med_mod
 from radgenome.segment.classical import soft_tissue as soft_mod
 from radgenome.segment.classical.body import BODY_HU, TABLE_OPEN_MM, segment_body
 from radgenome.segment.classical.grid import bbox, downsample, upsample_labels
-from radgenome.segment.classical.refine import refine_lung_boundary
+from radgenome.segment.classical.refine import refine_bone_boundary, refine_lung_boundary
 
 ALGORITHM_VERSION = "1"
 MIN_SHAPE = 8
@@ -51,6 +51,19 @@ STRUCTURES: tuple[tuple[str, str, float, bool], ...] = (
     ("right clavicle", "anterior-superior bone away from the lungs", 0.5, False),
     ("left scapula", "posterior-lateral bone outside the rib cage", 0.5, False),
     ("right scapula", "posterior-lateral bone outside the rib cage", 0.5, False),
+)
+
+BONE_NAMES = frozenset(
+    {
+        "vertebrae",
+        "sternum",
+        "left rib",
+        "right rib",
+        "left clavicle",
+        "right clavicle",
+        "left scapula",
+        "right scapula",
+    }
 )
 
 EXPECTED = (
@@ -266,14 +279,24 @@ class ClassicalSegmenter:
         lap("upsample")
         if g.factors != (1, 1, 1):
             ids = {n: i for i, n in labels.items()}
+            lung_ids = [i for n, i in ids.items() if n.endswith("lobe")]
             refine_lung_boundary(
                 full,
                 hu,
                 lab_work,
                 g.factors,
-                [i for n, i in ids.items() if n.endswith("lobe")],
+                lung_ids,
                 [i for n, i in ids.items() if n in ("trachea", "bronchie")],
                 lungs_mod.LUNG_HU,
+            )
+            refine_bone_boundary(
+                full,
+                hu,
+                lab_work,
+                g.factors,
+                [i for n, i in ids.items() if n in BONE_NAMES],
+                [i for n, i in ids.items() if n in ("trachea", "bronchie")] + lung_ids,
+                bones_mod.BONE_HU,
             )
             lap("refine")
         self.last_timings = t

@@ -93,8 +93,7 @@ def segment_breasts(
     bulge = front - front_mid[None, :]
     bulge = np.where(front > neg / 2, bulge, neg)
     inner = dilate_2d(cavity, CHEST_WALL_MM, g.spacing)
-    lung_y = g.world(np.argwhere(lungs))[:, 1]
-    y_front = float(np.percentile(lung_y, 50))
+    y_front = float(g.axis_percentile(lungs, 1, 50.0))
     out: dict[str, np.ndarray] = {}
     for sign, side in ((1, "right"), (-1, "left")):
         lateral = ((xs - x_mid) * sign > 20.0) & ((xs - x_mid) * sign < 160.0)
