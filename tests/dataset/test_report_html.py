@@ -66,3 +66,22 @@ def test_report_with_empty_summary_and_no_records(tmp_path: Path) -> None:
     path = write_report(tmp_path, [], {})
     html = path.read_text(encoding="utf-8")
     assert "no grounded sentences" in html and "no label maps" in html and "no flags" in html
+
+
+def test_report_reads_the_pipeline_summary_shape(built: tuple[Path, list[CaseRecord]], tmp_path: Path) -> None:
+    out, records = built
+    summary = {
+        "cases": 4,
+        "done": 2,
+        "skipped": 1,
+        "failed": 1,
+        "failures": [{"volume": "train_7_a_1", "stage": "load", "reason": "not a gzip file"}],
+        "issues": [{"kind": "report_without_volume", "volume": "valid_3_a_1", "source": "r.csv", "reason": "none"}],
+        "seconds_per_stage": {"load": 0.5, "segment": 2.25},
+        "mask_status": {"ok": 3},
+        "seconds_finalize": 1.5,
+    }
+    html = write_report(out, records, summary).read_text(encoding="utf-8")
+    assert "load: not a gzip file" in html and "train_7_a_1" in html
+    assert "report_without_volume: none [r.csv]" in html
+    assert "2.25" in html and "seconds_finalize" in html

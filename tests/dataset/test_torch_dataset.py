@@ -9,9 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from radgenome.corpus.volume import read_ct, to_canonical
 from radgenome.dataset.torch_dataset import MaskUnavailableError, RadGenomeDataset
 from radgenome.dataset.writers import finalize_build
 from radgenome.pipeline.record import CaseRecord
+from radgenome.segment.base import Segmentation, StructureInfo
+from radgenome.segment.io import read_segmentation, write_segmentation
 from radgenome.synth.phantom import Phantom
 
 Built = tuple[Path, list[CaseRecord]]
@@ -127,3 +130,25 @@ def test_torch_tensors_and_dataloader(built: Built) -> None:
         transform=lambda d: {**d, "image": d["image"].flip(1)},
     )
     assert flipped[0]["image"].shape[0] == 1
+
+
+def test_sat_space_label_map_gets_the_ct_resampled_onto_its_grid(make_records: Callable[[], Built]) -> None:
+    out, records = make_records()
+    rec = records[0]
+    lm_path = out / str(rec.masks.labelmap)
+    labelmap, affine, labels, _ = read_segmentation(lm_path)
+    seg = Segmentation(
+        labelmap=np.asarray(to_canonical(labelmap, affine)[0]),
+        labels=labels,
+        info={n: StructureInfo("phantom", 1.0, extra=n == "body") for n in labels.values()},
+        backend="phantom",
+        version="1",
+    )
+    write_segmentation(seg, read_ct(str(rec.volume_path)), out / "masks", space="sat", stem=rec.stem)
+    finalize_build(out, records[:1])
+    ds = RadGenomeDataset(out, "sentences")
+    item = ds.load_item(_index(ds, nodes=["left lung upper lobe"]))
+    assert item["image"].shape == item["mask"].shape
+    np.testing.assert_allclose(np.sqrt((item["affine"][:3, :3] ** 2).sum(axis=0)), (1.0, 1.0, 3.0))
+    lung = item["image"][item["mask"] > 0]
+    assert lung.size and float(np.median(lung)) < -500

@@ -120,6 +120,8 @@ class QAPair(BaseModel):
     sentence_indices: list[int]
     template_id: str
     volume_path: str | None
+    labelmap: str | None
+    """The case's label map (None for a text-only case), whatever this question's mask status."""
     provenance: Provenance
 
     def row(self) -> dict[str, Any]:

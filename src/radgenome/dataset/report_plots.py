@@ -106,7 +106,15 @@ def all_plots(stats: ReportStats) -> dict[str, str | None]:
     rates = {r: 100.0 * rate for r in stats.volumes_per_region if (rate := stats.abnormal_rate(r)) is not None}
     return {
         "volumes": hbar(
-            {"done": stats.n_done, "failed": stats.n_failed, "skipped": stats.n_skipped}, "volumes", colour=PALETTE[0]
+            {
+                "in the dataset": stats.n_records,
+                "built this run": stats.n_done,
+                "unchanged / skipped": stats.n_skipped,
+                "failed": stats.n_failed,
+                "orphans / issues": len(stats.orphans),
+            },
+            "volumes",
+            colour=PALETTE[0],
         ),
         "sentences": hbar(stats.sentences_per_region, "grounded sentences (a sentence counts in each of its regions)"),
         "abnormal": hbar(rates, "volumes with a stated abnormality (%)", colour=PALETTE[3], fmt="{:.0f}%"),

@@ -38,9 +38,13 @@ class FlagRow:
 
 @dataclass
 class ReportStats:
+    n_records: int = 0
+    """Cases in the dataset (the records given)."""
     n_done: int = 0
+    """Cases built by this run (``summary["done"]``; all records when the summary does not say)."""
     n_failed: int = 0
     n_skipped: int = 0
+    """``summary["skipped"]``: cases left as they were (unchanged since an earlier build), or skipped inputs."""
     failed: list[CaseIssue] = field(default_factory=list)
     skipped: list[CaseIssue] = field(default_factory=list)
     orphans: list[CaseIssue] = field(default_factory=list)
@@ -70,6 +74,13 @@ class ReportStats:
 
 
 # ------------------------------------------------------------------------------------------------ summary
+def _reason(item: Mapping[str, Any]) -> str:
+    reason = next((str(item[k]) for k in ("reason", "error", "detail", "message") if item.get(k)), "")
+    label = next((str(item[k]) for k in ("stage", "kind") if item.get(k)), "")
+    text = f"{label}: {reason}" if label and reason else label or reason
+    return f"{text} [{item['source']}]" if item.get("source") else text
+
+
 def _issues(value: Any) -> list[CaseIssue]:
     """Cases with reasons from a summary entry: a list of dicts/pairs/strings or a {case: reason} mapping."""
     if value is None or isinstance(value, int | float):
@@ -79,9 +90,8 @@ def _issues(value: Any) -> list[CaseIssue]:
     out = []
     for item in value:
         if isinstance(item, Mapping):
-            case = next((str(item[k]) for k in ("case", "stem", "volume", "path", "name") if item.get(k)), "?")
-            reason = next((str(item[k]) for k in ("reason", "error", "detail", "message") if item.get(k)), "")
-            out.append(CaseIssue(case, reason))
+            case = next((str(item[k]) for k in ("case", "stem", "volume", "path", "name") if item.get(k)), "-")
+            out.append(CaseIssue(case, _reason(item)))
         elif isinstance(item, list | tuple) and item:
             out.append(CaseIssue(str(item[0]), " ".join(str(x) for x in item[1:])))
         else:
@@ -98,7 +108,7 @@ def _count(summary: Mapping[str, Any], key: str, issues: list[CaseIssue], defaul
 
 
 def _stage_seconds(summary: Mapping[str, Any]) -> dict[str, float]:
-    for key in ("stage_seconds", "stages", "timings", "per_stage_seconds"):
+    for key in ("stage_seconds", "seconds_per_stage", "stages", "timings", "per_stage_seconds"):
         value = summary.get(key)
         if isinstance(value, Mapping):
             return {str(k): float(v) for k, v in value.items() if isinstance(v, int | float)}
@@ -215,9 +225,10 @@ def compute_stats(
     out: Path, records: Sequence[CaseRecord], summary: Mapping[str, Any], *, first_flags: int = 50
 ) -> ReportStats:
     stats = ReportStats()
-    stats.failed = _issues(summary.get("failed"))
+    stats.failed = _issues(summary.get("failed")) or _issues(summary.get("failures"))
     stats.skipped = _issues(summary.get("skipped"))
-    stats.orphans = _issues(summary.get("orphans"))
+    stats.orphans = _issues(summary.get("orphans")) or _issues(summary.get("issues"))
+    stats.n_records = len(records)
     stats.n_done = _count(summary, "done", [], len(records))
     stats.n_failed = _count(summary, "failed", stats.failed, len(stats.failed))
     stats.n_skipped = _count(summary, "skipped", stats.skipped, len(stats.skipped))

@@ -77,6 +77,7 @@ QA_SCHEMA = pa.schema(
         ("sentence_indices", pa.list_(pa.int32())),
         ("template_id", pa.string()),
         ("volume_path", pa.string()),
+        ("labelmap", pa.string()),
         ("mask_labelmap", pa.string()),
         ("mask_node", pa.string()),
         ("mask_status", pa.string()),

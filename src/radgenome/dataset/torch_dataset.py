@@ -6,7 +6,8 @@ accepts; torch is imported only when an item is converted to tensors, so the cla
 
 Arrays are on the CT's canonical RAS grid (:func:`radgenome.corpus.volume.read_ct`): axis 0 -> R, 1 -> A,
 2 -> S; the label map (stored on the input's own grid) is reoriented the same way, so image and mask always
-share shape and affine.
+share shape and affine. A label map written in SAT space (``--space sat``) keeps its grid and the CT is resampled
+onto it.
 """
 
 from __future__ import annotations
@@ -88,34 +89,37 @@ class RadGenomeDataset:
 
     # ------------------------------------------------------------------------------------------ loading
     def _volume(self, row: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, Any]:
-        """(HU float32, affine, (label map on the same grid, labels) or None), cached for consecutive rows."""
+        """(HU float32, affine, (label map, labels) or None) on one grid, cached for consecutive rows.
+
+        The label map (native grid) is reoriented to canonical RAS like the CT; a label map on another grid
+        (SAT space) keeps its grid and the CT is resampled onto it (linear).
+        """
         from radgenome.corpus.volume import read_ct, to_canonical
         from radgenome.segment.io import read_segmentation
+        from radgenome.segment.satspace import resample_ct
 
-        labelmap_rel = row.get("labelmap") if self.table == "sentences" else row.get("mask_labelmap")
         if row.get("volume_path") is None:
             raise FileNotFoundError(f"{row['volume']}: the case record has no CT volume path")
-        key = (str(row["volume_path"]), labelmap_rel)
+        key = (str(row["volume_path"]), row.get("labelmap"))
         if self._cache is not None and self._cache[0] == key:
             return self._cache[1]
         ct_path = resolve_path(self.out_dir, str(row["volume_path"]))
         if not ct_path.exists():
             raise FileNotFoundError(f"{row['volume']}: CT volume {ct_path} is missing")
         ct = read_ct(ct_path)
+        hu, affine = np.asarray(ct.hu, dtype=np.float32), np.asarray(ct.affine, dtype=np.float64)
         seg = None
-        if labelmap_rel:
-            lm_path = self.out_dir / labelmap_rel
+        if row.get("labelmap"):
+            lm_path = self.out_dir / row["labelmap"]
             if not lm_path.exists():
                 raise FileNotFoundError(f"{row['volume']}: label map {lm_path} is missing")
-            labelmap, affine, labels, _ = read_segmentation(lm_path)
-            canon, canon_affine = to_canonical(labelmap, affine)
-            if canon.shape != ct.hu.shape or not np.allclose(canon_affine, ct.affine, atol=1e-3):
-                raise ValueError(
-                    f"{row['volume']}: label map {lm_path} is not on the CT's grid "
-                    f"(shape {canon.shape} vs {ct.hu.shape}); the loader needs native-space label maps"
-                )
+            labelmap, lm_affine, labels, _ = read_segmentation(lm_path)
+            canon, canon_affine = to_canonical(labelmap, lm_affine)
+            if canon.shape != hu.shape or not np.allclose(canon_affine, affine, atol=1e-3):
+                hu = resample_ct(hu, affine, canon.shape, canon_affine)
+                affine = np.asarray(canon_affine, dtype=np.float64)
             seg = (np.asarray(canon), labels)
-        value = (np.asarray(ct.hu, dtype=np.float32), np.asarray(ct.affine, dtype=np.float64), seg)
+        value = (hu, affine, seg)
         self._cache = (key, value)
         return value
 
