@@ -1,6 +1,6 @@
 // radgenome review: queue, NiiVue viewer, decisions with keyboard shortcuts.
 // Every piece of report or item text is written with textContent (never innerHTML): it stays inert.
-import { Niivue } from "/vendor/niivue.js";
+import { Niivue, SHOW_RENDER } from "/vendor/niivue.js";
 
 const $ = (id) => document.getElementById(id);
 const WINDOWS = {
@@ -22,6 +22,7 @@ const state = {
   view: "multi",
   centroid: null,
   decided: new Map(), // item id -> verdict
+  busy: false, // a decision or undo in flight: keys wait for it
   loadToken: 0,
 };
 
@@ -148,7 +149,7 @@ async function refreshProgress() {
   const me = p.me || { decided: 0, assigned: 0 };
   const pct = me.assigned ? Math.round((100 * me.decided) / me.assigned) : 0;
   $("progress-fill").style.width = `${pct}%`;
-  $("progress-text").textContent = `${me.decided} / ${me.assigned} decided · ${p.totals.decided} of ${p.totals.items} items overall`;
+  $("progress-text").textContent = `mine ${me.decided}/${me.assigned} · all ${p.totals.decided}/${p.totals.items}`;
 }
 
 // ----------------------------------------------------------------------------------------- item
@@ -232,7 +233,7 @@ async function ensureViewer() {
     crosshairWidth: 0.5,
     show3Dcrosshair: false,
     isColorbar: false,
-    multiplanarForceRender: true,
+    multiplanarShowRender: SHOW_RENDER.NEVER, // the 3-D render is its own view (5): costly on software GL
   });
   await nv.attachToCanvas($("gl"));
   nv.onLocationChange = (data) => { $("location").textContent = data.string || ""; };
@@ -298,7 +299,7 @@ function setView(view) {
   state.view = view;
   const nv = state.nv;
   if (nv) {
-    const types = { axial: nv.sliceTypeAxial, coronal: nv.sliceTypeCoronal, sagittal: nv.sliceTypeSagittal, multi: nv.sliceTypeMultiplanar };
+    const types = { axial: nv.sliceTypeAxial, coronal: nv.sliceTypeCoronal, sagittal: nv.sliceTypeSagittal, multi: nv.sliceTypeMultiplanar, render: nv.sliceTypeRender };
     nv.setSliceType(types[view]);
   }
   document.querySelectorAll(".view").forEach((b) => b.classList.toggle("on", b.dataset.view === view));
@@ -321,7 +322,7 @@ function toggleMask() {
 // ------------------------------------------------------------------------------------- decisions
 async function decide(verdict) {
   const d = state.detail;
-  if (!d) return;
+  if (!d || state.busy) return;
   const original = $("edit-text").dataset.original;
   const text = $("edit-text").value.trim();
   const path = $("region").value;
@@ -336,30 +337,37 @@ async function decide(verdict) {
     text: changed && text !== original.trim() ? text : null, node,
     mask_wrong: $("mask-wrong").checked, comment: $("comment").value.trim(),
   };
+  state.busy = true;
   try {
     const stored = await postDecision(body);
     state.decided.set(d.id, stored.verdict);
-    document.body.dataset.decisions = String(Number(document.body.dataset.decisions || 0) + 1);
-    setMsg(`${stored.verdict} saved`, "ok");
     refreshProgress().catch(() => {});
     if (state.index + 1 < state.items.length) await select(state.index + 1);
     else { renderQueue(); await loadQueue(true); }
+    setMsg(`${stored.verdict} saved`, "ok");
+    document.body.dataset.decisions = String(Number(document.body.dataset.decisions || 0) + 1);
   } catch (e) {
     setMsg(`Not saved: ${e.message}`, "bad");
+  } finally {
+    state.busy = false;
   }
 }
 
 async function undo() {
+  if (state.busy) return;
+  state.busy = true;
   try {
     const d = await api("POST", "/api/decisions/undo", {});
     state.decided.delete(d.item_id);
     const i = state.items.findIndex((x) => x.id === d.item_id);
-    setMsg(`undid ${d.verdict}`, "ok");
     refreshProgress().catch(() => {});
-    if (i >= 0) await select(i);
+    if (i >= 0) await select(i); // back to the undone item before any further key acts
     else renderQueue();
+    setMsg(`undid ${d.verdict}`, "ok");
   } catch (e) {
     setMsg(e.message.startsWith("404") ? "Nothing to undo." : `Undo failed: ${e.message}`, "warn");
+  } finally {
+    state.busy = false;
   }
 }
 
@@ -370,6 +378,7 @@ function onKey(e) {
   if (e.key === "Escape") { if (t.blur) t.blur(); return; }
   if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) { e.preventDefault(); decide("correct"); return; }
   if (typing || e.ctrlKey || e.metaKey || e.altKey) return;
+  if (state.busy) { e.preventDefault(); return; } // a decision is being saved: no key acts on a stale item
   const k = e.key.toLowerCase();
   const actions = {
     a: () => decide("accept"),
@@ -391,6 +400,7 @@ function onKey(e) {
     2: () => setView("coronal"),
     3: () => setView("sagittal"),
     4: () => setView("multi"),
+    5: () => setView("render"),
   };
   if (actions[k]) { e.preventDefault(); actions[k](); }
 }
