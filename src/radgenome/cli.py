@@ -168,9 +168,13 @@ def eval_negations(
 
 
 def _register_subcommands() -> None:
+    from radgenome.pipeline.cli import register as register_build
+    from radgenome.review.cli import register as register_review
     from radgenome.segment.cli import register as register_imaging
 
     register_imaging(app, eval_app)  # segment, mask, eval seg
+    register_build(app)  # build, demo
+    register_review(app)  # review (serve, add-user, stats), export-verified
 
 
 _register_subcommands()
