@@ -63,3 +63,12 @@ def corpus_factory(tmp_path_factory: pytest.TempPathFactory) -> Callable[[int], 
         return made[n]
 
     return make
+
+
+@pytest.fixture(scope="session")
+def reference_build(corpus_factory: Callable[[int], Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """OUT of an uninterrupted one-worker build of the 4-case corpus (read-only for tests)."""
+    out = tmp_path_factory.mktemp("reference") / "out"
+    res = build(out, corpus_factory(4))
+    assert res.exit_code == 0, res.summary
+    return out
