@@ -13,6 +13,7 @@ from matplotlib.figure import Figure
 from radgenome.dataset.report_stats import ReportStats
 
 PALETTE = ("#2f6db5", "#e08a2c", "#4a9d5b", "#c4463a", "#8064a2", "#7f7f7f")
+MAX_POINTS = 400
 STATUS_COLOURS = {
     "ok": "#4a9d5b",
     "empty": "#c4463a",
@@ -94,6 +95,8 @@ def boxes(values: Mapping[str, Sequence[float]], xlabel: str) -> str | None:
         medianprops={"color": PALETTE[1]},
     )
     for y, label in enumerate(labels, 1):
+        if len(values[label]) > MAX_POINTS:
+            continue  # the box says enough; thousands of dots only slow the page down
         ax.scatter(values[label], [y] * len(values[label]), s=8, color=PALETTE[0], alpha=0.6, zorder=3)
     ax.set_yticks(range(1, len(labels) + 1), labels)
     ax.set_xscale("log")

@@ -13,7 +13,7 @@ import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -91,40 +91,70 @@ def case_sentences(
 
 
 # ------------------------------------------------------------------------------------------------- files
-def write_parquet_atomic(rows: list[dict[str, object]], schema: pa.Schema, path: Path) -> int:
-    table = pa.Table.from_pylist(rows, schema=schema)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
-        pq.write_table(table, tmp, compression="zstd")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return table.num_rows
+ROW_GROUP_ROWS = 65_536
+
+
+class ParquetStream:
+    """Rows appended in order and written in row groups of ``row_group`` rows to a temporary file, renamed into
+    place by :meth:`commit` (memory stays bounded on CT-RATE-sized builds; same rows -> same bytes)."""
+
+    def __init__(self, path: Path, schema: pa.Schema, row_group: int = ROW_GROUP_ROWS) -> None:
+        self.path, self.schema, self.row_group = Path(path), schema, row_group
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=self.path.parent)
+        os.close(fd)
+        self.tmp = Path(tmp)
+        self._writer = pq.ParquetWriter(self.tmp, schema, compression="zstd")
+        self._pending: list[dict[str, object]] = []
+        self.rows = 0
+
+    def add(self, rows: Iterable[dict[str, object]]) -> None:
+        self._pending.extend(rows)
+        while len(self._pending) >= self.row_group:
+            self._flush(self._pending[: self.row_group])
+            del self._pending[: self.row_group]
+
+    def _flush(self, rows: list[dict[str, object]]) -> None:
+        self._writer.write_table(pa.Table.from_pylist(rows, schema=self.schema), row_group_size=self.row_group)
+        self.rows += len(rows)
+
+    def commit(self) -> int:
+        if self._pending or not self.rows:
+            self._flush(self._pending)
+            self._pending = []
+        self._writer.close()
+        os.replace(self.tmp, self.path)
+        return self.rows
+
+    def abort(self) -> None:
+        self._writer.close()
+        self.tmp.unlink(missing_ok=True)
+
+
+def case_rows(
+    out: Path, rec: CaseRecord, analysis: ReportAnalysis, *, split: str, seed: int, hierarchy: Hierarchy
+) -> tuple[list[GroundedSentence], list[QAPair]]:
+    """The grounded-sentence and QA rows of one case."""
+    masks = MaskResolver(out, rec)
+    return (
+        case_sentences(rec, analysis, masks, split=split, hierarchy=hierarchy),
+        case_qa_pairs(rec, analysis, masks, split=split, seed=seed, hierarchy=hierarchy),
+    )
 
 
 def dataset_rows(
-    out: Path,
-    records: Sequence[CaseRecord],
-    *,
-    default_split: str = "train",
-    seed: int = 0,
-    analyses: Sequence[ReportAnalysis] | None = None,
+    out: Path, records: Sequence[CaseRecord], *, default_split: str = "train", seed: int = 0
 ) -> tuple[list[GroundedSentence], list[QAPair]]:
-    """The grounded-sentence and QA rows of ``records`` (in record order); ``analyses``: their
-    :func:`analysis_from_record`, when the caller already has them."""
+    """The grounded-sentence and QA rows of ``records`` (in record order), in memory."""
     h = load_hierarchy()
     sentences: list[GroundedSentence] = []
     qa: list[QAPair] = []
-    if analyses is None:
-        analyses = [analysis_from_record(rec) for rec in records]
-    for rec, analysis in zip(records, analyses, strict=True):
-        split = split_of(rec.volume, default_split)
-        masks = MaskResolver(out, rec)
-        sentences.extend(case_sentences(rec, analysis, masks, split=split, hierarchy=h))
-        qa.extend(case_qa_pairs(rec, analysis, masks, split=split, seed=seed, hierarchy=h))
+    for rec in records:
+        s, q = case_rows(
+            out, rec, analysis_from_record(rec), split=split_of(rec.volume, default_split), seed=seed, hierarchy=h
+        )
+        sentences.extend(s)
+        qa.extend(q)
     return sentences, qa
 
 
@@ -209,13 +239,30 @@ def finalize_build(
     ``seg_<stem>`` folders.
     """
     out = Path(out)
+    h = load_hierarchy()
     written: dict[str, Path] = {}
-    analyses = [analysis_from_record(rec) for rec in records]
-    for name, path in write_radgenome_tables(analyses, out / "radgenome_files", default_split).items():
+    sentences = ParquetStream(out / SENTENCES_FILE, SENTENCE_SCHEMA)
+    qa = ParquetStream(out / QA_FILE, QA_SCHEMA)
+
+    def analyses() -> Iterator[ReportAnalysis]:
+        """One text analysis per record, shared by the CSV writer and the Parquet rows (a single pass)."""
+        for rec in records:
+            analysis = analysis_from_record(rec)
+            s, q = case_rows(out, rec, analysis, split=split_of(rec.volume, default_split), seed=seed, hierarchy=h)
+            sentences.add(row.row() for row in s)
+            qa.add(row.row() for row in q)
+            yield analysis
+
+    try:
+        tables = write_radgenome_tables(analyses(), out / "radgenome_files", default_split)
+        sentences.commit()
+        qa.commit()
+    except BaseException:
+        sentences.abort()
+        qa.abort()
+        raise
+    for name, path in tables.items():
         written[f"radgenome_files/{name}"] = path
-    sentences, qa = dataset_rows(out, records, default_split=default_split, seed=seed, analyses=analyses)
-    write_parquet_atomic([s.row() for s in sentences], SENTENCE_SCHEMA, out / SENTENCES_FILE)
-    write_parquet_atomic([q.row() for q in qa], QA_SCHEMA, out / QA_FILE)
     written[SENTENCES_FILE] = out / SENTENCES_FILE
     written[QA_FILE] = out / QA_FILE
     if radgenome_layout:
