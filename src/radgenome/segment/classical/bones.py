@@ -6,8 +6,9 @@
 - ``left scapula``/``right scapula``: posterior-lateral bone outside the rib cage (far from the lungs).
 - ``left rib``/``right rib``: the remaining bone hugging the lungs, by side of the spine (world x).
 
-Contrast-filled vessels can exceed the bone threshold: bone candidates deep inside the mediastinum (far from
-the spine and sternum) are not taken as bone. No rib or vertebra numbering (not reliable without a model).
+Contrast-filled blood can exceed the bone threshold: when a large bright pool lies between the lungs, deep
+below the anterior skin (the heart), bone is restricted to voxels on or next to cortical-dense bone; bright
+voxels medial to both lungs are never ribs. No rib or vertebra numbering (not reliable without a model).
 """
 
 from __future__ import annotations
@@ -55,11 +56,12 @@ def segment_bones(g: WorkGrid, body: np.ndarray, lungs: np.ndarray, x_mid: float
     front = np.where(body, y, np.float32(-1e9)).max(axis=1, keepdims=True)
     depth = front - y
     contrast = False
+    between = _between_lungs(lungs, x, x_mid)
     if lungs.any():
         # bright voxels between the lungs, deep below the anterior surface, in the anterior half of the
         # chest and not cortical-dense: the heart's blood pool when contrast was given
         ly = float(g.axis_percentile(lungs, 1, 50.0))
-        blood = bone & _between_lungs(g, lungs, x, x_mid) & (g.hu < HARD_BONE_HU)
+        blood = bone & between & (g.hu < HARD_BONE_HU)
         blood &= (depth > SUBCUTANEOUS_MM) & (y > ly)
         if blood.sum() * g.voxel_ml() > CONTRAST_BLOOD_ML:
             # keep as bone only what lies on or next to dense (cortical) bone
@@ -91,7 +93,7 @@ def segment_bones(g: WorkGrid, body: np.ndarray, lungs: np.ndarray, x_mid: float
         front = ci[np.abs(x[ci[:, 0], 0, 0] - sx) < 10.0]
         fy = float(y[0, front[:, 1], 0].max()) if len(front) else sy + 15.0
         spine_xy = (sx, sy, fy)
-        foot = dilate_2d(np.repeat(col[:, :, None], 1, axis=2), 12.0, g.spacing)[:, :, 0]
+        foot = dilate_2d(col[:, :, None], 12.0, g.spacing)[:, :, 0]
         # posterior arches: bone posterior to the column centre within 35 mm of the midline
         arch = (np.abs(x[:, :, 0] - sx) < 35.0) & (y[:, :, 0] < sy) & (y[:, :, 0] > sy - 70.0)
         vert = bone & (foot | arch)[:, :, None]
@@ -102,13 +104,11 @@ def segment_bones(g: WorkGrid, body: np.ndarray, lungs: np.ndarray, x_mid: float
     rest = bone & ~vert
     near_lung = dilate(lungs, RIB_MAX_DIST_MM, g.spacing)
     sx = spine_xy[0] if spine_xy else x_mid
-    # mediastinal vessels with contrast: bright voxels between the lungs far from spine and chest wall
     lz_mid = (z >= lz0) & (z <= lz1)
-    # sternum: anterior midline
+    # sternum: anterior midline, subcutaneous
     sternum = rest & (np.abs(x - sx) < 28.0) & (y > ly_c + 20.0) & lz_mid & (depth < SUBCUTANEOUS_MM)
     sternum = keep_large(sternum, 3, 26)
     if sternum.any():
-        # drop vessel-like blobs: the sternum is the most anterior midline bone of each slice
         masks["sternum"] = sternum
     rest &= ~sternum
     upper = z > lz0 + 0.6 * (lz1 - lz0)
@@ -123,22 +123,16 @@ def segment_bones(g: WorkGrid, body: np.ndarray, lungs: np.ndarray, x_mid: float
             if mm.any():
                 masks[f"{side} {kind}"] = mm
         rib = rest & sd & inside_med & ~clav & ~scap & (np.abs(x - sx) > 12.0)
-        rib &= ~_between_lungs(g, lungs, x, sx)
+        rib &= ~between
         if rib.any():
             masks[f"{side} rib"] = rib
     return Bones(masks, spine_xy, notes, contrast)
 
 
-def _between_lungs(g: WorkGrid, lungs: np.ndarray, x: np.ndarray, sx: float) -> np.ndarray:
-    """Voxels medial to both lungs in their (y, z) row: mediastinum (bright there = contrast vessels)."""
-    xs = np.where(lungs, x, np.float32(np.nan))
-    with np.errstate(all="ignore"):
-        import warnings
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            right_min = np.nanmin(np.where(x > sx, xs, np.nan), axis=0)  # medial edge of the right lung
-            left_max = np.nanmax(np.where(x < sx, xs, np.nan), axis=0)
-    ok = np.isfinite(right_min) & np.isfinite(left_max)
-    between = (x < right_min[None]) & (x > left_max[None]) & ok[None]
-    return between
+def _between_lungs(lungs: np.ndarray, x: np.ndarray, sx: float) -> np.ndarray:
+    """Voxels medial to both lungs in their (y, z) row: mediastinum (bright there = contrast-filled vessels)."""
+    big = np.float32(1e9)
+    right_min = np.where(lungs & (x > sx), x, big).min(axis=0)  # medial edge of the right lung per (y, z)
+    left_max = np.where(lungs & (x < sx), x, -big).max(axis=0)
+    ok = (right_min < big) & (left_max > -big)
+    return (x < right_min[None]) & (x > left_max[None]) & ok[None]
