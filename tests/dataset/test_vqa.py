@@ -8,10 +8,12 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 from radgenome.anatomy import load_hierarchy
 from radgenome.dataset.mask_refs import MaskResolver
 from radgenome.dataset.records import QA_KINDS, QAPair
-from radgenome.dataset.vqa import case_qa_pairs, load_templates, readable_region, stable_rng
+from radgenome.dataset.vqa import agreement, case_qa_pairs, is_plural, load_templates, readable_region, stable_rng
 from radgenome.pipeline.record import CaseRecord, analysis_from_record, record_from_analysis
 from radgenome.text.engine import RulesBackend
 from radgenome.text.model import Polarity, Report
@@ -34,6 +36,33 @@ def test_templates_cover_every_kind_with_several_phrasings() -> None:
         assert len(t.templates[(kind, "open")]) >= 3, kind
     for kind in ("abnormality", "presence", "size"):
         assert len(t.templates[(kind, "given_region")]) >= 2, kind
+
+
+def test_every_template_formats() -> None:
+    for templates in load_templates().templates.values():
+        for t in templates:
+            for finding in ("nodule", "emphysematous changes"):
+                text = t.text.format(region="left lung", finding=finding, **agreement(finding))
+                assert ("{" not in text and text.endswith("?")) or text.endswith(".")
+
+
+@pytest.mark.parametrize(
+    ("phrase", "plural"),
+    [
+        ("emphysematous changes", True),
+        ("enlarged lymph nodes", True),
+        ("pulmonary fibrotic sequelae", True),
+        ("nodule", False),
+        ("atelectasis", False),
+        ("bronchiectasis", False),
+        ("pleural effusion", False),
+        ("ground glass opacities", True),
+        ("pneumothorax", False),
+    ],
+)
+def test_plural_agreement(phrase: str, plural: bool) -> None:
+    assert is_plural(phrase) is plural
+    assert agreement(phrase)["is"] == ("are" if plural else "is")
 
 
 def test_readable_region_names() -> None:

@@ -88,6 +88,23 @@ def readable_region(path_or_node: str) -> str:
     return load_templates().region_names.get(last, last)
 
 
+_SINGULAR_ENDINGS = ("ss", "us", "is", "ys", "as", "os", "xs")
+
+
+def is_plural(phrase: str) -> bool:
+    """Whether a finding phrase reads as plural (``emphysematous changes``, ``sequelae``; not ``atelectasis``)."""
+    words = phrase.split()
+    if not words:
+        return False
+    last = words[-1].lower()
+    return last.endswith("ae") or (last.endswith("s") and len(last) > 2 and not last.endswith(_SINGULAR_ENDINGS))
+
+
+def agreement(finding: str | None) -> dict[str, str]:
+    plural = bool(finding) and is_plural(str(finding))
+    return {"is": "are", "Is": "Are", "does": "do"} if plural else {"is": "is", "Is": "Is", "does": "does"}
+
+
 def join_names(names: list[str], conj: str) -> str:
     if len(names) <= 1:
         return "".join(names)
@@ -149,7 +166,7 @@ class _Ctx:
         rng = stable_rng(self.seed, self.rec.volume, kind, path or "", finding or "")
         template = self.templates.choose(kind, variant, rng)
         region = readable_region(path) if path else None
-        question = template.text.format(region=region or "", finding=finding or "")
+        question = template.text.format(region=region or "", finding=finding or "", **agreement(finding))
         self.out.append(
             QAPair(
                 qa_id=f"{self.rec.stem}:{len(self.out):05d}",
