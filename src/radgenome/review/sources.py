@@ -29,6 +29,7 @@ QA_COLUMNS: dict[str, tuple[str, ...]] = {
     "node": ("node", "region_node", "region"),
     "sentences": ("sentence_indices", "source_sentences", "sentence_ids", "source_sentence_ids"),
     "split": ("split",),
+    "mask_status": ("mask_status",),
 }
 
 
@@ -186,7 +187,7 @@ def qa_items(out: Path, records: dict[str, CaseRecord]) -> Iterator[ItemSpec]:
             answer=answer,
             flagged=bool(flags),
             flags="\n".join(f"{f.kind}: {f.detail}".rstrip(": ") for f in flags),
-            mask_status=link.status if link else "",
+            mask_status=str(row[cols["mask_status"]] or "") if cols["mask_status"] else (link.status if link else ""),
         )
 
 

@@ -427,9 +427,9 @@ async function start() {
     if (d && d.has_ct && state.nv) setOverlay({ ...d, has_mask: Boolean(node) || d.has_mask }, node).then(jumpToCentroid).catch(() => {});
   });
   for (const id of ["f-split", "f-kind", "f-region", "f-flagged", "f-disagreement"]) {
-    $(id).addEventListener("change", () => loadQueue(false));
+    $(id).addEventListener("change", () => loadQueue(false).then(refreshProgress));
   }
-  $("queue-more").addEventListener("click", () => loadQueue(true));
+  $("queue-more").addEventListener("click", () => loadQueue(true).then(refreshProgress));
   $("btn-accept").addEventListener("click", () => decide("accept"));
   $("btn-reject").addEventListener("click", () => decide("reject"));
   $("btn-correct").addEventListener("click", () => decide("correct"));
@@ -443,8 +443,8 @@ async function start() {
     window.location.assign("/login");
   });
   document.addEventListener("keydown", onKey);
-  await refreshProgress();
   await loadQueue(false);
+  await refreshProgress();
   document.body.dataset.ready = "1";
 }
 
