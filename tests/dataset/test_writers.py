@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import csv
+import os
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -12,7 +15,7 @@ import pytest
 from radgenome.dataset.schemas import QA_SCHEMA, SENTENCE_SCHEMA
 from radgenome.dataset.tables import TABLE_COLUMNS, write_radgenome_tables
 from radgenome.dataset.writers import QA_FILE, SENTENCES_FILE, finalize_build
-from radgenome.pipeline.record import CaseRecord, analysis_from_record
+from radgenome.pipeline.record import CaseRecord, analysis_from_record, write_record
 from radgenome.text.engine import RulesBackend
 from radgenome.text.model import Report
 
@@ -100,3 +103,33 @@ def test_radgenome_layout(make_records: Callable[[], Built]) -> None:
     mtime = (seg / "lung.nii.gz").stat().st_mtime_ns
     finalize_build(out, records[:1], radgenome_layout=True)
     assert (seg / "lung.nii.gz").stat().st_mtime_ns == mtime, "unchanged label map: layout not rewritten"
+
+
+def test_identical_across_processes_with_different_hash_salts(built: Built, tmp_path: Path) -> None:
+    """The pipeline re-runs finalize_build in a new process after a resume: no set/dict-order dependence."""
+    out, records = built
+    paths = []
+    for i, rec in enumerate(records):
+        paths.append(tmp_path / f"{i}.json")
+        write_record(rec, paths[-1])
+    code = (
+        "import sys; from pathlib import Path; from radgenome.pipeline.record import read_record; "
+        "from radgenome.dataset.writers import finalize_build; "
+        "finalize_build(Path(sys.argv[1]), [read_record(Path(p)) for p in sys.argv[2:]], seed=0)"
+    )
+    finalize_build(out, records, seed=0)
+    reference = _bytes(out)
+    for salt in ("1", "2"):
+        subprocess.run(
+            [sys.executable, "-c", code, str(out), *map(str, paths)],
+            env={**os.environ, "PYTHONHASHSEED": salt},
+            check=True,
+        )
+        assert _bytes(out) == reference
+
+
+def test_no_records(tmp_path: Path) -> None:
+    written = finalize_build(tmp_path, [])
+    assert set(written) == {SENTENCES_FILE, QA_FILE}
+    assert pq.read_table(tmp_path / QA_FILE).num_rows == 0
+    assert pq.read_schema(tmp_path / QA_FILE).names == QA_SCHEMA.names
