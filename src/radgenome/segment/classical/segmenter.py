@@ -16,7 +16,7 @@ from radgenome.segment.classical import mediastinum as med_mod
 from radgenome.segment.classical import soft_tissue as soft_mod
 from radgenome.segment.classical.body import BODY_HU, TABLE_OPEN_MM, segment_body
 from radgenome.segment.classical.grid import bbox, downsample, upsample_labels
-from radgenome.segment.classical.refine import refine_bone_boundary, refine_lung_boundary
+from radgenome.segment.classical.refine import refine_bone_boundary, refine_boundary, refine_lung_boundary
 
 ALGORITHM_VERSION = "1"
 MIN_SHAPE = 8
@@ -53,6 +53,8 @@ STRUCTURES: tuple[tuple[str, str, float, bool], ...] = (
     ("right scapula", "posterior-lateral bone outside the rib cage", 0.5, False),
 )
 
+AIRWAY_REFINE_HU = -600.0
+"""At full resolution, airway lumen is darker than this (its wall and the mediastinum are not)."""
 BONE_NAMES = frozenset(
     {
         "vertebrae",
@@ -297,6 +299,17 @@ class ClassicalSegmenter:
                 [i for n, i in ids.items() if n in BONE_NAMES],
                 [i for n, i in ids.items() if n in ("trachea", "bronchie")] + lung_ids,
                 bones_mod.BONE_HU,
+            )
+            # airway lumen: only towards non-lung neighbours (lung parenchyma is dark too)
+            refine_boundary(
+                full,
+                hu,
+                lab_work,
+                g.factors,
+                [i for n, i in ids.items() if n in ("trachea", "bronchie")],
+                lung_ids,
+                AIRWAY_REFINE_HU,
+                below=True,
             )
             lap("refine")
         self.last_timings = t
