@@ -30,7 +30,7 @@ def register(app: typer.Typer) -> None:
         root: Annotated[
             Path | None, typer.Argument(help="CT-RATE download (the folder holding dataset/, or dataset/ itself).")
         ] = None,
-        out: Annotated[Path, typer.Option("-o", "--out", help="Output folder.")] = Path("radgenome_out"),
+        out: Annotated[Path | None, typer.Option("-o", "--out", help="Output folder (required).")] = None,
         reports: Annotated[
             list[Path] | None, typer.Option(help="Reports CSV (CT-RATE columns); repeatable; overrides ROOT's.")
         ] = None,
@@ -70,6 +70,8 @@ def register(app: typer.Typer) -> None:
         """The whole pipeline over a corpus: masks, grounded reports, VQA, tables, report.html (resumable)."""
         from radgenome.pipeline.build import BuildOptions, run_build
 
+        if out is None:
+            raise typer.BadParameter("-o/--out OUT is required", param_hint="-o")
         if engine not in ("local", "ray"):
             raise typer.BadParameter("--engine must be local or ray")
         if space not in ("native", "sat"):
