@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from radgenome.review.app import create_app
 from radgenome.review.sample import write_sample_output
-from radgenome.review.store import Store, add_user
+from radgenome.review.store import Base, Store, add_user
 
 
 @pytest.fixture(scope="session")
@@ -22,9 +23,16 @@ def sample_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def review_env(sample_out: Path, tmp_path: Path) -> dict[str, object]:
-    """A copy-free setup: the shared sample output, a new SQLite store, an admin and two reviewers."""
-    url = f"sqlite:///{tmp_path / 'review.sqlite'}"
+    """The shared sample output, a new store, an admin and two reviewers.
+
+    The store is a new SQLite file, or the database ``RADGENOME_REVIEW_TEST_DB`` names (e.g. PostgreSQL),
+    emptied first.
+    """
+    url = os.environ.get("RADGENOME_REVIEW_TEST_DB") or f"sqlite:///{tmp_path / 'review.sqlite'}"
     store = Store(url)
+    if not url.startswith("sqlite"):  # a server database given for the run: start each test empty
+        Base.metadata.drop_all(store.engine)
+        Base.metadata.create_all(store.engine)
     tokens = {"admin": add_user(store, "admin", "admin"), "ann": add_user(store, "ann"), "bob": add_user(store, "bob")}
     return {"out": sample_out, "url": url, "tokens": tokens}
 
