@@ -103,6 +103,12 @@ def test_radgenome_layout(make_records: Callable[[], Built]) -> None:
     mtime = (seg / "lung.nii.gz").stat().st_mtime_ns
     finalize_build(out, records[:1], radgenome_layout=True)
     assert (seg / "lung.nii.gz").stat().st_mtime_ns == mtime, "unchanged label map: layout not rewritten"
+    labelmap = out / str(records[0].masks.labelmap)
+    st = labelmap.stat()
+    os.utime(labelmap, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # as if the case were rebuilt
+    finalize_build(out, records[:1], radgenome_layout=True)
+    assert (seg / "lung.nii.gz").stat().st_mtime_ns != mtime
+    assert not list(out.glob(".seg_*")), "no temporary layout folder left"
 
 
 def test_identical_across_processes_with_different_hash_salts(built: Built, tmp_path: Path) -> None:

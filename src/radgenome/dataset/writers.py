@@ -7,7 +7,6 @@ and the seed, and every file is written to a temporary name and renamed into pla
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -159,12 +158,11 @@ def dataset_rows(
 
 
 # ---------------------------------------------------------------------------------------- RadGenome layout
-def _file_digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+def _file_signature(path: Path) -> str:
+    """Size and modification time of the label map: a rewritten label map (atomic replace) gets a new one,
+    without hashing every label map of a large build at each finalize."""
+    st = path.stat()
+    return f"{st.st_size}:{st.st_mtime_ns}"
 
 
 def _sat_labels(
@@ -199,11 +197,11 @@ def write_layout(out: Path, rec: CaseRecord) -> Path | None:
         return None
     nii = out / rec.masks.labelmap
     target = out / f"seg_{rec.stem}"
-    digest = _file_digest(nii)
+    signature = _file_signature(nii)
     marker = target / LAYOUT_MARKER
     if marker.exists():
         try:
-            if json.loads(marker.read_text(encoding="utf-8")).get("labelmap_sha256") == digest:
+            if json.loads(marker.read_text(encoding="utf-8")).get("labelmap_signature") == signature:
                 return target
         except ValueError:
             pass
@@ -212,7 +210,7 @@ def write_layout(out: Path, rec: CaseRecord) -> Path | None:
     tmp = Path(tempfile.mkdtemp(prefix=f".seg_{rec.stem}.", dir=out))
     try:
         write_radgenome_layout(sat, sat_affine, labels, tmp)
-        info = {"labelmap": rec.masks.labelmap, "labelmap_sha256": digest, "space": "sat"}
+        info = {"labelmap": rec.masks.labelmap, "labelmap_signature": signature, "space": "sat"}
         (tmp / LAYOUT_MARKER).write_text(json.dumps(info, indent=1) + "\n", encoding="utf-8")
         if target.exists():
             shutil.rmtree(target)
