@@ -244,8 +244,11 @@ def create_app(
             path = volumes.ct_path(case_id)
         except NoVolumeError as exc:
             raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+        headers = {"cache-control": "private, max-age=600"}
+        if path.is_dir():  # a DICOM series: converted to NIfTI once
+            return Response(volumes.ct_dicom_bytes(case_id), media_type="application/gzip", headers=headers)
         return FileResponse(path, media_type="application/gzip" if path.name.endswith(".gz") else
-                            "application/octet-stream", headers={"cache-control": "private, max-age=600"})
+                            "application/octet-stream", headers=headers)
 
     @app.post("/api/decisions", tags=["api"], status_code=201)
     def post_decision(body: DecisionBody, who: Who) -> JSONResponse:

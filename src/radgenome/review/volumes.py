@@ -34,6 +34,16 @@ class MaskBytes:
     centroid_mm: list[float] | None
 
 
+def _centroid(mask: np.ndarray, affine: np.ndarray) -> tuple[int, list[float] | None]:
+    """(voxels, centroid in world mm) from per-axis counts (no index arrays the size of the mask)."""
+    counts = [mask.sum(axis=tuple(a for a in range(3) if a != axis), dtype=np.int64) for axis in range(3)]
+    voxels = int(counts[0].sum())
+    if not voxels:
+        return 0, None
+    ijk = [float((np.arange(c.size) * c).sum()) / voxels for c in counts]
+    return voxels, [round(float(v), 2) for v in (affine @ np.array([*ijk, 1.0]))[:3]]
+
+
 def _resolve(out: Path, name: str | None) -> Path | None:
     if not name:
         return None
@@ -57,11 +67,28 @@ class Volumes:
         return rec
 
     def ct_path(self, case_id: str) -> Path:
+        """The CT the record names: a NIfTI file, or a DICOM series folder (see :meth:`ct_dicom_bytes`)."""
         rec = self.record(case_id)
         path = _resolve(self.out, rec.volume_path)
-        if path is None or not path.is_file():
+        if path is None or not (path.is_file() or path.is_dir()):
             raise NoVolumeError(f"case {case_id}: no CT volume")
         return path
+
+    def ct_dicom_bytes(self, case_id: str) -> bytes:
+        """A DICOM series as gzipped NIfTI (HU, int16 where it fits), made once per case and cached."""
+        key = (case_id, "\x00ct")
+        with self._lock:
+            hit = self._masks.get(key)
+        if hit is not None:
+            return hit.data
+        from radgenome.corpus.volume import read_ct
+
+        vol = read_ct(self.ct_path(case_id))
+        hu = vol.hu if vol.hu.dtype.kind in "iu" else np.rint(vol.hu).astype(np.int16)
+        data = gzip.compress(nifti_bytes(hu, vol.affine), compresslevel=1)
+        with self._lock:
+            self._masks[key] = MaskBytes(data, 0, None)
+        return data
 
     def labelmap_path(self, case_id: str) -> Path:
         rec = self.record(case_id)
@@ -95,11 +122,7 @@ class Volumes:
             mask = region_mask(labelmap, labels, node_or_path)
         except (NotAMaskError, KeyError) as exc:
             raise NoVolumeError(f"{node_or_path!r} has no mask: {exc}") from exc
-        voxels = int(mask.sum())
-        centroid = None
-        if voxels:
-            ijk = np.array([idx.mean() for idx in np.nonzero(mask)] + [1.0])
-            centroid = [round(float(v), 2) for v in (affine @ ijk)[:3]]
+        voxels, centroid = _centroid(mask, affine)
         raw = nifti_bytes(mask.astype(np.uint8), affine)
         result = MaskBytes(gzip.compress(raw, compresslevel=1), voxels, centroid)
         with self._lock:
