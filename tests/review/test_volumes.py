@@ -40,3 +40,46 @@ def test_mask_matches_region_union_on_ct_grid(client: TestClient, review_env: di
     assert r.status_code in (404, 422)
     r = client.get(f"/api/items/{item['id']}/mask.nii.gz", headers=h, params={"node": "others"})
     assert r.status_code == 404
+
+
+def _write_dicom_series(folder, hu: np.ndarray, spacing: float = 4.0) -> None:
+    from pydicom.dataset import FileDataset, FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+    folder.mkdir(parents=True)
+    series = generate_uid()
+    cols, rows, n = hu.shape
+    for k in range(n):
+        meta = FileMetaDataset()
+        meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.2"
+        meta.MediaStorageSOPInstanceUID = generate_uid()
+        meta.TransferSyntaxUID = ExplicitVRLittleEndian
+        ds = FileDataset(str(folder / f"{k:03d}.dcm"), {}, file_meta=meta, preamble=b"\0" * 128)
+        ds.Modality, ds.SeriesInstanceUID, ds.SOPInstanceUID = "CT", series, meta.MediaStorageSOPInstanceUID
+        ds.InstanceNumber = k + 1
+        ds.ImageOrientationPatient = [1, 0, 0, 0, 1, 0]
+        ds.ImagePositionPatient = [0.0, 0.0, spacing * k]
+        ds.PixelSpacing = [spacing, spacing]
+        ds.SliceThickness = spacing
+        ds.Rows, ds.Columns = rows, cols
+        ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 1
+        ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
+        ds.RescaleSlope, ds.RescaleIntercept = 1, -1024
+        ds.PixelData = (hu[:, :, k].T + 1024).astype(np.int16).tobytes()
+        ds.save_as(str(folder / f"{k:03d}.dcm"), enforce_file_format=True)
+
+
+def test_dicom_series_ct_is_served_as_nifti(sample_out, tmp_path) -> None:
+    from radgenome.pipeline.record import read_record
+    from radgenome.review.volumes import Volumes
+
+    rec = read_record(sample_out / "cases" / "valid_1_a_1.json")
+    hu = np.full((24, 20, 16), -1000, dtype=np.int16)
+    hu[6:18, 5:15, 4:12] = 40
+    _write_dicom_series(tmp_path / "series", hu)
+    vols = Volumes(sample_out, {"dcm": rec.model_copy(update={"stem": "dcm", "volume_path": str(tmp_path / "series")})})
+    img = _nifti(vols.ct_dicom_bytes("dcm"))
+    data = np.asarray(img.dataobj)
+    assert data.shape == (24, 20, 16)
+    assert int(data.max()) == 40 and int(data.min()) == -1000
+    assert vols.ct_dicom_bytes("dcm") is vols.ct_dicom_bytes("dcm")  # cached
