@@ -94,3 +94,8 @@ def test_coordinated_adjectives_and_post_modifiers() -> None:
         ("atelectasis", "present"),
         ("bronchiectatic changes", "present"),
     ]
+
+
+def test_normal_wording_before_a_property_head() -> None:
+    assert phrases("The liver has a normal size and homogeneous density.") == []
+    assert phrases("Heterogeneous density in the thyroid gland.") == [("heterogeneous density", "present")]

@@ -24,6 +24,8 @@ _TOKEN = re.compile(r"[a-z0-9][a-z0-9/'-]*|[^\sa-z0-9]")
 # "thickening of the bronchial wall" -> "bronchial wall thickening"
 _OF_TARGET = re.compile(r" of (?:the |both |bilateral )?((?:[a-z-]+ ){0,2}?(?:walls?|bronchi|bronchus|airways?|septa|"
                         r"interlobular septa|pleura|pericardium|aorta|esophagus|trachea))\b")
+_NORMAL_WORDS = re.compile(r"\b(?:normal|natural|homogeneous|preserved|unremarkable|usual)\b")
+_ABNORMAL_WORDS = re.compile(r"\b(?:increased?|decreased?|heterogeneous|loss|reduced|abnormal|lesions?|nodules?)\b")
 _ADJECTIVE = re.compile(r"^[a-z]{4,}(?:ous|ic|al|ive|ary|ar|ed)$")
 _DEGREE = frozenset({"minimal", "mild", "slight", "moderate", "marked", "severe", "diffuse", "focal", "significant"})
 _POST_MODIFIABLE = frozenset({"thickening", "thickenings", "thickness increase", "thickness increases", "calcification",
@@ -128,7 +130,7 @@ def phrase_spans(sentence: str) -> list[tuple[PhraseSpan, ...]]:
         if any(s <= m.start() < e for s, e in excluded):
             continue
         head = m.group(0)
-        if head in vocab.generic_heads and _called_normal(low, m.end(), vocab):
+        if head in vocab.generic_heads and _called_normal(low, m.start(), m.end(), vocab):
             continue
         if m.start() == prev_end + 1 and low[prev_end] == "-":
             # "pericardial effusion-thickening": the second head takes the first phrase's modifiers
@@ -156,14 +158,19 @@ def phrase_spans(sentence: str) -> list[tuple[PhraseSpan, ...]]:
     return groups
 
 
-def _called_normal(low: str, head_end: int, vocab: _Vocab) -> bool:
-    """A property head ("densities") that its own clause calls normal ("... are normal")."""
+def _called_normal(low: str, head_start: int, head_end: int, vocab: _Vocab) -> bool:
+    """A property head ("densities", "density") that its own clause calls normal ("... are normal", "has a
+    normal size and homogeneous density")."""
     stop = len(low)
     for ch in ";.":
         i = low.find(ch, head_end)
         if i >= 0:
             stop = min(stop, i)
-    return vocab.normal_predicate.search(low, head_end, stop) is not None
+    if vocab.normal_predicate.search(low, head_end, stop) is not None:
+        return True
+    start = max(low.rfind(";", 0, head_start), low.rfind(".", 0, head_start)) + 1
+    return _NORMAL_WORDS.search(low, start, head_start) is not None and _ABNORMAL_WORDS.search(
+        low, start, stop) is None
 
 
 def _clean(phrase: str) -> str:
