@@ -209,3 +209,48 @@ def test_cli_review_group(review_env: dict, tmp_path: Path, monkeypatch: pytest.
     r = runner.invoke(app, ["export-verified", out, "--db", url, "-o", str(tmp_path / "v")])
     assert r.exit_code == 0, r.output
     assert (tmp_path / "v" / "provenance.csv").exists()
+
+
+def test_same_key_posted_concurrently_is_stored_once(client: TestClient, review_env: dict) -> None:
+    import threading
+
+    token = review_env["tokens"]["ann"]
+    item = next(iter(_items(review_env["url"]).values()))
+    barrier = threading.Barrier(12)
+    answers: list[tuple[int, int]] = []
+
+    def post() -> None:
+        barrier.wait()
+        r = client.post("/api/decisions", headers={"Authorization": f"Bearer {token}"},
+                        json={"item_id": item.id, "key": "same-key-race-01", "verdict": "accept"})
+        answers.append((r.status_code, r.json()["id"]))
+
+    threads = [threading.Thread(target=post) for _ in range(12)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert len(answers) == 12
+    assert sorted(code for code, _ in answers) == [200] * 11 + [201]
+    assert len({i for _, i in answers}) == 1
+    with Store(review_env["url"]).session() as s:
+        assert s.scalar(select(func.count()).select_from(Decision).where(Decision.key == "same-key-race-01")) == 1
+
+
+def test_cli_review_without_node_modules_says_npm_ci(review_env: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    from radgenome.review import app as app_module
+    from radgenome.review.assets import MissingNiivueError
+
+    def missing() -> Path:
+        raise MissingNiivueError("NiiVue is not installed. Run `npm ci` in the radgenome repository")
+
+    monkeypatch.setattr(app_module, "niivue_path", missing)
+    app = typer.Typer()
+
+    @app.callback()
+    def _main() -> None:
+        """test app"""
+
+    register(app)
+    r = CliRunner().invoke(app, ["review", str(review_env["out"]), "--db", review_env["url"]])
+    assert r.exit_code == 1 and "npm ci" in r.output
