@@ -99,3 +99,10 @@ def test_coordinated_adjectives_and_post_modifiers() -> None:
 def test_normal_wording_before_a_property_head() -> None:
     assert phrases("The liver has a normal size and homogeneous density.") == []
     assert phrases("Heterogeneous density in the thyroid gland.") == [("heterogeneous density", "present")]
+
+
+def test_organ_adjective_is_shared_across_or() -> None:
+    assert phrases("No pleural effusion or thickening was detected.") == [
+        ("pleural effusion", "absent"),
+        ("pleural thickening", "absent"),
+    ]

@@ -26,6 +26,7 @@ _OF_TARGET = re.compile(r" of (?:the |both |bilateral )?((?:[a-z-]+ ){0,2}?(?:wa
                         r"interlobular septa|pleura|pericardium|aorta|esophagus|trachea))\b")
 _NORMAL_WORDS = re.compile(r"\b(?:normal|natural|homogeneous|preserved|unremarkable|usual)\b")
 _ABNORMAL_WORDS = re.compile(r"\b(?:increased?|decreased?|heterogeneous|loss|reduced|abnormal|lesions?|nodules?)\b")
+_SHARED_PREFIX_GAP = re.compile(r",? (?:or|and|and/or) (?:increased |significant )?")
 _ADJECTIVE = re.compile(r"^[a-z]{4,}(?:ous|ic|al|ive|ary|ar|ed)$")
 _DEGREE = frozenset({"minimal", "mild", "slight", "moderate", "marked", "severe", "diffuse", "focal", "significant"})
 _POST_MODIFIABLE = frozenset({"thickening", "thickenings", "thickness increase", "thickness increases", "calcification",
@@ -148,6 +149,11 @@ def phrase_spans(sentence: str) -> list[tuple[PhraseSpan, ...]]:
                     main = " ".join([w for w, _ in mods] + [target, head])
             spread, replaces = _distributed(low, mods, stop_token, stop_pos, head, vocab)
             variants = spread if replaces else [main, *spread]
+            if not mods and _SHARED_PREFIX_GAP.fullmatch(low, prev_end, m.start()):
+                # "pleural effusion or thickening": the organ adjective is shared
+                shared = [p for p in prev_prefixes if p and p.split(" ", 1)[0] in vocab.distributive]
+                if shared:
+                    variants = [f"{p} {head}" for p in shared]
         spans = tuple(PhraseSpan(_clean(v), start, m.end(), m.start()) for v in dict.fromkeys(variants))
         groups.append(spans)
         prev_prefixes = [s.phrase.rsplit(" ", 1)[0] if " " in s.phrase else "" for s in spans]
