@@ -1,4 +1,5 @@
-"""kill -9 a build midway, re-run it: nothing finished is lost and the tables equal an uninterrupted build's."""
+"""kill -9 a 2-worker build midway, re-run it: nothing finished is lost, no worker outlives the build, and the
+tables equal an uninterrupted build's."""
 
 from __future__ import annotations
 
@@ -16,8 +17,28 @@ SCRIPT = """
 import sys
 from pathlib import Path
 from radgenome.pipeline.build import BuildOptions, run_build
-sys.exit(run_build(BuildOptions(out=Path(sys.argv[1]), root=Path(sys.argv[2]), progress=False)).exit_code)
+sys.exit(run_build(BuildOptions(out=Path(sys.argv[1]), root=Path(sys.argv[2]), workers=2, progress=False)).exit_code)
 """
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            out.append(int(stat.parent.name))
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
 
 
 def test_kill9_midway_then_resume(
@@ -37,8 +58,14 @@ def test_kill9_midway_then_resume(
                 break
             time.sleep(0.02)
         assert proc.poll() is None, "the build ended before it could be killed"
+        workers = _children(proc.pid)
+        assert workers
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
+        gone = time.monotonic() + 10
+        while time.monotonic() < gone and any(_alive(w) for w in workers):
+            time.sleep(0.1)
+        assert not [w for w in workers if _alive(w)], "worker processes outlived the killed build"
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -9,6 +9,7 @@ read (the rest written, every problem listed); 1 fatal (no reports, unwritable O
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import time
@@ -157,14 +158,17 @@ def _build(opts: BuildOptions, console: Any, t0: float) -> BuildResult:
         raise BuildError(str(exc)) from exc
     if not corpus.cases and not corpus.issues:
         raise BuildError(f"no reports found in {', '.join(str(f) for f in corpus.report_files)}")
+    from radgenome.pipeline.case import _segmenter, _text_backend
+
+    versions = f"text={_text_backend().version}"
     if not opts.text_only and corpus.cases:
-        from radgenome.pipeline.case import _segmenter
         from radgenome.segment.base import BackendUnavailableError
 
         try:
-            _segmenter(settings)  # fail fast when the backend cannot run at all
+            versions += f";seg={_segmenter(settings).version}"  # fail fast when the backend cannot run at all
         except (BackendUnavailableError, ValueError, TypeError) as exc:
             raise BuildError(f"segmentation backend {opts.backend!r}: {exc}") from exc
+    settings = dataclasses.replace(settings, versions=versions)
     for issue in corpus.issues:
         log.warning("%s: %s (%s): %s", issue.kind, issue.volume, issue.source, issue.reason)
 

@@ -32,6 +32,8 @@ class BuildSettings:
     text_only: bool = False
     default_split: str = "train"
     min_voxels: int = 16
+    versions: str = ""
+    """Text and segmentation backend versions (set by the build): a new engine version re-runs every case."""
 
     def options(self) -> dict[str, Any]:
         return dict(self.backend_options)

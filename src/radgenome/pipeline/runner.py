@@ -2,17 +2,23 @@
 
 Cases are independent; each result is handed to ``on_done`` in the coordinating process as soon as it is
 ready (the manifest and progress bar live there). A worker that dies (killed for memory, segfault) fails only
-the cases whose futures report it; the build goes on with a fresh pool for the rest.
+the cases whose futures report it; the build goes on with a fresh pool for the rest. Workers watch their
+parent and exit when the build process is killed, so a ``kill -9`` leaves no idle orphans.
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import os
+import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 
 from radgenome.pipeline.case import CaseJob, CaseOutcome, run_case
+
+PARENT_POLL_S = 1.0
 
 OnDone = Callable[[CaseJob, CaseOutcome], None]
 OnStart = Callable[[CaseJob], None]
@@ -32,7 +38,7 @@ def run_local(
     ctx = multiprocessing.get_context("spawn")
     while todo:
         broken: list[CaseJob] = []
-        with ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=ctx) as pool:
+        with _pool(min(workers, len(todo)), ctx) as pool:
             pending: dict[Future[CaseOutcome], CaseJob] = {}
             for job in todo:
                 if on_start is not None:
@@ -60,8 +66,25 @@ def run_local(
     return
 
 
+def _exit_with_parent(parent: int) -> None:
+    """Worker initializer: end this worker when the build process dies (kill -9 leaves no orphans behind)."""
+
+    def watch() -> None:
+        while True:
+            time.sleep(PARENT_POLL_S)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="radgenome-parent-watch", daemon=True).start()
+
+
+def _pool(workers: int, ctx: multiprocessing.context.BaseContext) -> ProcessPoolExecutor:
+    return ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_exit_with_parent,
+                               initargs=(os.getpid(),))
+
+
 def _run_isolated(job: CaseJob, ctx: multiprocessing.context.BaseContext) -> CaseOutcome:
-    with ProcessPoolExecutor(max_workers=1, mp_context=ctx) as pool:
+    with _pool(1, ctx) as pool:
         try:
             return pool.submit(run_case, job).result()
         except BrokenProcessPool as exc:
