@@ -176,6 +176,9 @@ def _build(opts: BuildOptions, console: Any, t0: float) -> BuildResult:
     outcomes: dict[str, CaseOutcome] = {}
     with Manifest(opts.out / "manifest.sqlite") as manifest:
         manifest.replace_issues((i.kind, i.volume, i.source, i.reason) for i in corpus.issues)
+        retired = manifest.retire_others(j.stem for j in jobs)
+        if retired:
+            log.info("%d cases of earlier runs are not in this corpus: marked skipped, their records unused", retired)
         run_id = manifest.start_run(json.dumps({**settings.__dict__, "engine": opts.engine}, default=str))
         todo: list[CaseJob] = []
         skipped: list[str] = []

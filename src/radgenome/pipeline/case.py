@@ -129,7 +129,6 @@ def _describe(exc: BaseException) -> str:
 def run_case(job: CaseJob) -> CaseOutcome:
     """Build one case; a bad case returns ``failed`` with the stage and reason, it never raises."""
     timings: dict[str, float] = {}
-    stage = "text"
     try:
         return _run(job, timings)
     except CaseError as exc:

@@ -1,9 +1,10 @@
 """``OUT/manifest.sqlite``: per-case state of a build (SQLite in WAL mode, written by the coordinating process).
 
-Table ``cases``: stem, volume, volume path, status (``pending``/``running``/``done``/``failed``/``skipped``),
-reason, input fingerprint, started/finished (UTC ISO), seconds per stage. Table ``issues``: corpus problems of
-the last run (reports without volumes, volumes without reports, duplicates, unreadable rows). Table ``runs``:
-one row per invocation.
+Table ``cases``: stem, volume, volume path, status (``pending``/``running``/``done``/``failed``, or ``skipped``
+for a case of an earlier run that is no longer in the corpus — its record is then not used), reason, input
+fingerprint, started/finished (UTC ISO), seconds per stage. Table ``issues``: corpus problems of the last run
+(reports without volumes, volumes without reports, duplicates, unreadable rows). Table ``runs``: one row per
+invocation.
 
 The manifest mirrors the truth held by the case records: a case is ``done`` only after
 ``OUT/cases/<stem>.json`` is atomically in place, and a resumed build trusts a record whose stored fingerprint
@@ -104,6 +105,20 @@ class Manifest:
             f"ON CONFLICT(stem) DO UPDATE SET {updates}",
             vals,
         )
+
+    def retire_others(self, stems: Iterable[str]) -> int:
+        """Mark cases of earlier runs that are not in this run's corpus ``skipped``; returns how many."""
+        keep = list(stems)
+        with self.db:
+            self.db.execute("BEGIN")
+            self.db.execute("CREATE TEMP TABLE IF NOT EXISTS current (stem TEXT PRIMARY KEY)")
+            self.db.execute("DELETE FROM current")
+            self.db.executemany("INSERT OR IGNORE INTO current VALUES (?)", [(s,) for s in keep])
+            cur = self.db.execute(
+                "UPDATE cases SET status='skipped', reason='not in the corpus of the latest run' "
+                "WHERE stem NOT IN (SELECT stem FROM current) AND status != 'skipped'"
+            )
+        return int(cur.rowcount)
 
     def replace_issues(self, issues: Iterable[tuple[str, str, str, str]]) -> None:
         with self.db:
