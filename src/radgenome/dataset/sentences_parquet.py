@@ -75,57 +75,58 @@ def _sentence_parts(s: Sentence, h: Hierarchy) -> tuple[object, ...]:
     )
 
 
-def sentence_records(
+def sentence_columns(
     analyses: Iterable[ReportAnalysis], provenance: Mapping[str, str] | None = None
-) -> list[dict[str, object]]:
+) -> dict[str, list[object]]:
+    """The table's columns (built column-wise: one dict per row would cost more than the analysis)."""
     h = load_hierarchy()
     prov = dict(provenance or {})
     model, prompt_version = prov.get("model"), prov.get("prompt_version")
     # the rules' derived columns depend only on (text, nodes, section): CT-RATE repeats sentences a lot
     memo: dict[tuple[str, tuple[str, ...], str], tuple[object, ...]] = {}
-    records: list[dict[str, object]] = []
+    cols: dict[str, list[object]] = {name: [] for name in SCHEMA.names}
+    volume, section, index, text = cols["volume"], cols["section"], cols["index"], cols["text"]
+    start, end, marker, nodes = cols["start"], cols["end"], cols["marker"], cols["nodes"]
+    paths, confidence = cols["paths"], cols["grounding_confidence"]
+    polarity, findings, measurements = cols["polarity"], cols["findings"], cols["measurements"]
+    flags, backend, version = cols["flags"], cols["backend"], cols["version"]
     for analysis in analyses:
-        version = analysis.version
         for s in analysis.sentences:
+            sec = s.section.value
             if s.backend == "rules":
-                key = (s.text, s.nodes, s.section.value)
+                key = (s.text, s.nodes, sec)
                 parts = memo.get(key)
                 if parts is None:
                     parts = memo[key] = _sentence_parts(s, h)
             else:
                 parts = _sentence_parts(s, h)
-            paths, polarity, findings, measurements = parts
-            records.append(
-                {
-                    "volume": s.volume,
-                    "section": s.section.value,
-                    "index": s.index,
-                    "text": s.text,
-                    "start": s.start,
-                    "end": s.end,
-                    "marker": s.marker,
-                    "nodes": list(s.nodes),
-                    "paths": paths,
-                    "grounding_confidence": s.grounding_confidence,
-                    "polarity": polarity,
-                    "findings": findings,
-                    "measurements": measurements,
-                    "flags": list(s.flags),
-                    "backend": s.backend,
-                    "version": version,
-                    "model": model,
-                    "prompt_version": prompt_version,
-                }
-            )
-    return records
+            volume.append(s.volume)
+            section.append(sec)
+            index.append(s.index)
+            text.append(s.text)
+            start.append(s.start)
+            end.append(s.end)
+            marker.append(s.marker)
+            nodes.append(list(s.nodes))
+            paths.append(parts[0])
+            confidence.append(s.grounding_confidence)
+            polarity.append(parts[1])
+            findings.append(parts[2])
+            measurements.append(parts[3])
+            flags.append(list(s.flags))
+            backend.append(s.backend)
+            version.append(analysis.version)
+    n = len(volume)
+    cols["model"] = [model] * n
+    cols["prompt_version"] = [prompt_version] * n
+    return cols
 
 
 def write_sentences_parquet(
     analyses: Iterable[ReportAnalysis], path: Path, provenance: Mapping[str, str] | None = None
 ) -> int:
     """Write the table atomically; returns the number of rows."""
-    records = sentence_records(analyses, provenance)
-    table = pa.Table.from_pylist(records, schema=SCHEMA)
+    table = pa.Table.from_pydict(sentence_columns(analyses, provenance), schema=SCHEMA)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     os.close(fd)
