@@ -13,6 +13,9 @@ from typing import Any
 from radgenome.pipeline.case import CaseJob, CaseOutcome, run_case
 from radgenome.pipeline.runner import OnDone, OnStart
 
+IN_FLIGHT_PER_CPU = 2
+"""Tasks submitted ahead per cluster CPU: bounded so a 50k-case corpus does not flood the scheduler."""
+
 
 class RayUnavailableError(RuntimeError):
     pass
@@ -40,12 +43,16 @@ def run_ray(
             started_here = True
     try:
         task = ray.remote(num_cpus=cpus_per_case, max_retries=0)(run_case)
+        cpus = float(ray.cluster_resources().get("CPU", workers))
+        window = max(2, int(IN_FLIGHT_PER_CPU * cpus / cpus_per_case))
+        queue = list(reversed(jobs))
         pending: dict[Any, CaseJob] = {}
-        for job in jobs:
-            if on_start is not None:
-                on_start(job)
-            pending[task.remote(job)] = job
-        while pending:
+        while queue or pending:
+            while queue and len(pending) < window:
+                job = queue.pop()
+                if on_start is not None:
+                    on_start(job)
+                pending[task.remote(job)] = job
             ready, _ = ray.wait(list(pending), num_returns=1)
             for ref in ready:
                 job = pending.pop(ref)

@@ -19,50 +19,57 @@ from concurrent.futures.process import BrokenProcessPool
 from radgenome.pipeline.case import CaseJob, CaseOutcome, run_case
 
 PARENT_POLL_S = 1.0
+IN_FLIGHT_PER_WORKER = 2
+"""Cases submitted ahead per worker: bounded so a 50k-case corpus does not queue 50k futures."""
 
 OnDone = Callable[[CaseJob, CaseOutcome], None]
 OnStart = Callable[[CaseJob], None]
 
 
 def run_local(
-    jobs: Sequence[CaseJob], workers: int, on_done: OnDone, on_start: OnStart | None = None
+    jobs: Sequence[CaseJob],
+    workers: int,
+    on_done: OnDone,
+    on_start: OnStart | None = None,
+    fn: Callable[[CaseJob], CaseOutcome] = run_case,
 ) -> None:
-    """Run ``jobs`` with ``workers`` processes (1: in this process)."""
+    """Run ``jobs`` with ``workers`` processes (1: in this process); ``fn`` is the per-case function."""
     if workers <= 1 or len(jobs) <= 1:
         for job in jobs:
             if on_start is not None:
                 on_start(job)
-            on_done(job, run_case(job))
+            on_done(job, fn(job))
         return
-    todo = list(jobs)
+    queue = list(reversed(jobs))  # pop() from the end = corpus order
     ctx = multiprocessing.get_context("spawn")
-    while todo:
+    window = max(2, workers * IN_FLIGHT_PER_WORKER)
+    while queue:
         broken: list[CaseJob] = []
-        with _pool(min(workers, len(todo)), ctx) as pool:
+        with _pool(min(workers, len(queue)), ctx) as pool:
             pending: dict[Future[CaseOutcome], CaseJob] = {}
-            for job in todo:
-                if on_start is not None:
-                    on_start(job)
-                pending[pool.submit(run_case, job)] = job
-            todo = []
-            while pending:
+            while (queue or pending) and not broken:
+                while queue and len(pending) < window:
+                    job = queue.pop()
+                    if on_start is not None:
+                        on_start(job)
+                    pending[pool.submit(fn, job)] = job
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for fut in done:
                     job = pending.pop(fut)
                     try:
                         outcome = fut.result()
-                    except BrokenProcessPool as exc:
+                    except BrokenProcessPool:
                         broken.append(job)
-                        outcome = CaseOutcome(job.stem, "failed", f"worker process died: {exc}", stage="worker")
+                        continue
                     except Exception as exc:
                         outcome = CaseOutcome(job.stem, "failed", f"worker error: {exc!r}", stage="worker")
-                    if job not in broken:
-                        on_done(job, outcome)
-        if broken:
-            # The pool is unusable after a worker died; we cannot tell which case killed it, so each
-            # affected case gets one retry on its own (in a one-worker pool) and fails for good if it dies again.
-            for job in broken:
-                on_done(job, _run_isolated(job, ctx))
+                    on_done(job, outcome)
+            if broken:
+                broken.extend(pending.values())  # every in-flight case of a dead pool fails with it
+        # A worker died (killed for memory, crashed): we cannot tell which case killed it, so each affected case
+        # gets one retry alone (in a one-worker pool) and fails for good if it dies again; the rest goes on.
+        for job in broken:
+            on_done(job, _run_isolated(job, ctx, fn))
     return
 
 
@@ -83,9 +90,11 @@ def _pool(workers: int, ctx: multiprocessing.context.BaseContext) -> ProcessPool
                                initargs=(os.getpid(),))
 
 
-def _run_isolated(job: CaseJob, ctx: multiprocessing.context.BaseContext) -> CaseOutcome:
+def _run_isolated(
+    job: CaseJob, ctx: multiprocessing.context.BaseContext, fn: Callable[[CaseJob], CaseOutcome]
+) -> CaseOutcome:
     with _pool(1, ctx) as pool:
         try:
-            return pool.submit(run_case, job).result()
+            return pool.submit(fn, job).result()
         except BrokenProcessPool as exc:
             return CaseOutcome(job.stem, "failed", f"worker process died on this case: {exc}", stage="worker")
