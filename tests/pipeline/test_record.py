@@ -38,3 +38,15 @@ def test_record_round_trip_keeps_every_table_row(tmp_path: Path) -> None:
     assert volume_rows(rebuilt) == volume_rows(analysis)
     assert [s.text for s in rebuilt.sentences] == [s.text for s in analysis.sentences]
     assert not list(path.parent.glob(".*"))  # no temp files left
+
+
+def test_atomic_writes_use_normal_permissions(tmp_path: Path) -> None:
+    import os
+
+    from radgenome.atomic import FILE_MODE, atomic_write_text
+
+    target = tmp_path / "x.txt"
+    atomic_write_text(target, "hello")
+    assert target.read_text() == "hello"
+    assert os.stat(target).st_mode & 0o777 == FILE_MODE
+    assert [p.name for p in tmp_path.iterdir()] == ["x.txt"]

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import datetime as _dt
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from importlib import resources
 from pathlib import Path
@@ -12,6 +10,7 @@ from typing import Any
 
 import jinja2
 
+from radgenome.atomic import atomic_write_text
 from radgenome.dataset.report_stats import compute_stats
 from radgenome.pipeline.record import CaseRecord
 
@@ -55,13 +54,5 @@ def write_report(out: Path, records: Sequence[CaseRecord], summary: dict[str, An
     out = Path(out)
     html = render_report(out, records, summary or {})
     path = out / REPORT_FILE
-    out.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=out)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(html)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_text(path, html)
     return path

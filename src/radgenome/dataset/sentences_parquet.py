@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -11,6 +9,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from radgenome.anatomy import Hierarchy, load_hierarchy
+from radgenome.atomic import atomic_path
 from radgenome.text.model import ReportAnalysis, Sentence
 
 _FINDING = pa.struct(
@@ -127,13 +126,6 @@ def write_sentences_parquet(
 ) -> int:
     """Write the table atomically; returns the number of rows."""
     table = pa.Table.from_pydict(sentence_columns(analyses, provenance), schema=SCHEMA)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         pq.write_table(table, tmp, compression="zstd")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return table.num_rows

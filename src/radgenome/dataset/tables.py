@@ -7,14 +7,12 @@ same input yields byte-identical files.
 from __future__ import annotations
 
 import csv
-import io
-import os
-import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from radgenome.anatomy import Hierarchy, load_hierarchy, path_sort_key
+from radgenome.atomic import atomic_path
 from radgenome.text.labels import LABELS
 from radgenome.text.model import Finding, Polarity, ReportAnalysis, Section, Sentence
 
@@ -130,19 +128,10 @@ def volume_rows(analysis: ReportAnalysis, hierarchy: Hierarchy | None = None) ->
 
 def write_csv_atomic(path: Path, header: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
     """Write a CSV through a temporary file in the same folder, then rename (no half-written files)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    buf = io.StringIO(newline="")
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(header)
-    writer.writerows(rows)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(buf.getvalue())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp, tmp.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerow(header)
+        writer.writerows(rows)
 
 
 def write_radgenome_tables(

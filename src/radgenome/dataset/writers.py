@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from radgenome.anatomy import Hierarchy, load_hierarchy
+from radgenome.atomic import FILE_MODE
 from radgenome.dataset.mask_refs import MaskResolver, resolve_path
 from radgenome.dataset.records import FindingRow, GroundedSentence, QAPair
 from radgenome.dataset.schemas import QA_SCHEMA, SENTENCE_SCHEMA
@@ -122,6 +123,7 @@ class ParquetStream:
             self._flush(self._pending)
             self._pending = []
         self._writer.close()
+        os.chmod(self.tmp, FILE_MODE)
         os.replace(self.tmp, self.path)
         return self.rows
 

@@ -7,13 +7,12 @@ files (in manifest order) to produce every table, so a resumed build yields byte
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from radgenome.atomic import atomic_write_bytes
 from radgenome.text.model import (
     Finding,
     Measurement,
@@ -210,18 +209,7 @@ def record_from_analysis(analysis: ReportAnalysis, *, stem: str, split: str, **f
 # ------------------------------------------------------------------------------------------------- files
 def write_record(rec: CaseRecord, path: Path) -> None:
     """Atomic write (temp file in the same folder, fsync, rename): a killed build never leaves half a record."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    data = rec.model_dump_json(indent=None).encode("utf-8")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_bytes(path, rec.model_dump_json(indent=None).encode("utf-8"), fsync=True)
 
 
 def read_record(path: Path) -> CaseRecord:

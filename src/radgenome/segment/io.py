@@ -11,14 +11,13 @@ a half-written output that a resumed run would mistake for a finished one.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 
 from radgenome.anatomy.vocabulary import is_mask_name
+from radgenome.atomic import atomic_write_bytes
 from radgenome.corpus.metadata import volume_stem
 from radgenome.corpus.volume import from_canonical, nifti_bytes, read_nifti_image
 from radgenome.regions import label_profiles, structure_stats
@@ -39,18 +38,6 @@ def labelmap_dtype(max_label: int) -> np.dtype:
     if max_label < 65536:
         return np.dtype(np.uint16)
     raise SegmentationContractError(f"label id {max_label} does not fit uint16")
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def write_nifti(array: np.ndarray, affine: np.ndarray, path: str | Path) -> Path:

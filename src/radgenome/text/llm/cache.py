@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
+
+from radgenome.atomic import atomic_write_text
 
 __all__ = ["AnswerCache", "cache_key"]
 
@@ -46,16 +46,8 @@ class AnswerCache:
     def put(self, model: str, prompt_version: str, text: str, content: str) -> None:
         key = cache_key(model, prompt_version, text)
         path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
         entry = {"model": model, "prompt_version": prompt_version, "text": text, "content": content}
-        fd, tmp = tempfile.mkstemp(prefix=f".{key[:8]}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(entry, fh, ensure_ascii=False)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic_write_text(path, json.dumps(entry, ensure_ascii=False))
 
     def __len__(self) -> int:
         return sum(1 for _ in self.root.glob("??/*.json")) if self.root.exists() else 0
