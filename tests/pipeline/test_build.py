@@ -149,3 +149,21 @@ def test_fatal_errors(tmp_path: Path, run: Run) -> None:
     rep = tmp_path / "r.csv"
     rep.write_text(",".join(HEADER) + "\nv.nii.gz,,,The heart is normal.,\n")
     assert run(blocker / "out", reports=[rep], text_only=True).exit_code == 1
+
+
+def test_sat_space_and_radgenome_layout(corpus_factory: Callable[[int], Path], tmp_path: Path, run: Run) -> None:
+    root = corpus_factory(4)
+    src = next(root.rglob("valid_1_a_1.nii.gz"))
+    vols = tmp_path / "vols"
+    vols.mkdir()
+    shutil.copyfile(src, vols / src.name)
+    res = run(tmp_path / "out", reports=[root / "dataset" / "radiology_text_reports" / "validation_reports.csv"],
+              volumes=[vols], space="sat", radgenome_layout=True)
+    assert res.exit_code == 3  # valid_2_a_1's report has no volume here: listed, the rest built
+    assert res.summary["reports_without_volumes"] == ["valid_2_a_1.nii.gz"] and res.summary["done"] == 1
+    side = json.loads((tmp_path / "out" / "masks" / "valid_1_a_1.json").read_text())
+    assert side["space"] == "sat"
+    layout = tmp_path / "out" / "seg_valid_1_a_1"
+    assert (layout / "lung.nii.gz").is_file() and (layout / "heart.nii.gz").is_file()
+    rec = read_record(tmp_path / "out" / "cases" / "valid_1_a_1.json")
+    assert rec.masks.settings["space"] == "sat" and rec.node_masks["lung"].status == "ok"
