@@ -8,7 +8,7 @@ with 1 and 2 local workers and with ``--engine ray`` on a local Ray.
 Phantoms take ~20–30 s each to draw, so ``--phantoms`` are drawn and copied under ``--cases`` names, each with
 its own generated report matching that phantom's lesions.
 
-    python3 benchmarks/bench_build.py [--cases 6] [--phantoms 2] [--workers 1 2] [--no-ray] [--keep DIR]
+    python3 benchmarks/bench_build.py [--cases 6] [--phantoms 2] [--workers 1 2] [--no-ray] [--keep DIR [--reuse]]
 """
 
 from __future__ import annotations
@@ -97,11 +97,16 @@ def main() -> None:
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--no-ray", action="store_true")
     ap.add_argument("--keep", type=Path, default=None, help="Work here and keep the files (default: a temp dir).")
+    ap.add_argument("--reuse", action="store_true", help="Reuse the corpus already in --keep DIR.")
     args = ap.parse_args()
     work = args.keep or Path(tempfile.mkdtemp(prefix="bench_build_"))
     work.mkdir(parents=True, exist_ok=True)
     try:
-        paths = make_corpus(work / "corpus", args.cases, args.phantoms)
+        if args.reuse and (work / "corpus" / "dataset").is_dir():
+            paths = sorted((work / "corpus" / "dataset").rglob("*.nii.gz"))
+            args.cases = len(paths)
+        else:
+            paths = make_corpus(work / "corpus", args.cases, args.phantoms)
         base = load_save_seconds(paths, work)
         print(f"\njust load + save one volume: {base:.2f} s")
 
