@@ -12,6 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from radgenome.dataset.sentences_parquet import SCHEMA
 from radgenome.eval.agreement import (
     QUEUE_COLUMNS,
     BinaryAgreement,
@@ -19,41 +20,6 @@ from radgenome.eval.agreement import (
     compare,
     read_sentences,
     run_agreement_eval,
-)
-
-FINDING = pa.struct(
-    [
-        ("phrase", pa.string()),
-        ("polarity", pa.string()),
-        ("nodes", pa.list_(pa.string())),
-        ("attributes", pa.list_(pa.string())),
-        ("sizes_mm", pa.list_(pa.float64())),
-    ]
-)
-MEASUREMENT = pa.struct(
-    [("text", pa.string()), ("unit", pa.string()), ("values_mm", pa.list_(pa.float64())), ("largest_mm", pa.float64())]
-)
-SCHEMA = pa.schema(
-    [
-        ("volume", pa.string()),
-        ("section", pa.string()),
-        ("index", pa.int32()),
-        ("text", pa.string()),
-        ("start", pa.int32()),
-        ("end", pa.int32()),
-        ("marker", pa.string()),
-        ("nodes", pa.list_(pa.string())),
-        ("paths", pa.list_(pa.string())),
-        ("grounding_confidence", pa.float64()),
-        ("polarity", pa.string()),
-        ("findings", pa.list_(FINDING)),
-        ("measurements", pa.list_(MEASUREMENT)),
-        ("flags", pa.list_(pa.string())),
-        ("backend", pa.string()),
-        ("version", pa.string()),
-        ("model", pa.string()),
-        ("prompt_version", pa.string()),
-    ]
 )
 
 
