@@ -4,7 +4,8 @@ Resumable: a case whose record ``OUT/cases/<stem>.json`` exists with the same in
 volume path/size/mtime, settings) is skipped; ``force`` redoes everything. The dataset tables are always
 rewritten from all finished records in corpus (stem) order, so a resumed build yields the same bytes as an
 uninterrupted one. Exit status: 0 all cases built; 3 some case failed or some report could not be paired /
-read (the rest written, every problem listed); 1 fatal (no reports, unwritable OUT, backend unavailable).
+read (the rest written, every problem listed); 1 fatal (no reports, unwritable OUT, backend unavailable);
+130 interrupted (Ctrl-C; finished cases are kept).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from radgenome.pipeline.record import CaseRecord, read_record
 EXIT_OK = 0
 EXIT_FATAL = 1
 EXIT_SOME_FAILED = 3
+EXIT_INTERRUPTED = 130
 
 FAILING_ISSUES = ("report_without_volume", "duplicate_volume", "unreadable_row", "unreadable_input")
 """Corpus issues that make the exit status 3 (a report that could not be built); volumes without reports and
@@ -140,6 +142,10 @@ def run_build(opts: BuildOptions) -> BuildResult:
         log.error("fatal: %s", exc)
         console.print(f"[red]fatal:[/red] {exc}")
         return BuildResult(EXIT_FATAL, {"fatal": str(exc)})
+    except KeyboardInterrupt:
+        log.warning("interrupted")
+        console.print("[yellow]interrupted:[/yellow] finished cases are kept; run the same command again to resume")
+        return BuildResult(EXIT_INTERRUPTED, {"interrupted": True})
     finally:
         log.removeHandler(handler)
         handler.close()

@@ -36,11 +36,15 @@ def run_ray(
     started_here = False
     if not ray.is_initialized():
         kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "configure_logging": False}
-        if address:
-            ray.init(address=address, **kwargs)
-        else:
-            ray.init(num_cpus=max(1, workers), **kwargs)
-            started_here = True
+        try:
+            if address:
+                ray.init(address=address, **kwargs)
+            else:
+                ray.init(num_cpus=max(1, workers), **kwargs)
+                started_here = True
+        except Exception as exc:  # ConnectionError, timeouts, bad address...
+            where = f"join Ray at {address}" if address else "start a local Ray"
+            raise RayUnavailableError(f"cannot {where}: {exc.__class__.__name__}: {exc}") from exc
     try:
         task = ray.remote(num_cpus=cpus_per_case, max_retries=0)(run_case)
         cpus = float(ray.cluster_resources().get("CPU", workers))

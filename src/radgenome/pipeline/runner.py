@@ -47,30 +47,47 @@ def run_local(
         broken: list[CaseJob] = []
         with _pool(min(workers, len(queue)), ctx) as pool:
             pending: dict[Future[CaseOutcome], CaseJob] = {}
-            while (queue or pending) and not broken:
-                while queue and len(pending) < window:
-                    job = queue.pop()
-                    if on_start is not None:
-                        on_start(job)
-                    pending[pool.submit(fn, job)] = job
-                done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for fut in done:
-                    job = pending.pop(fut)
-                    try:
-                        outcome = fut.result()
-                    except BrokenProcessPool:
-                        broken.append(job)
-                        continue
-                    except Exception as exc:
-                        outcome = CaseOutcome(job.stem, "failed", f"worker error: {exc!r}", stage="worker")
-                    on_done(job, outcome)
+            try:
+                _drain(pool, queue, pending, broken, window, fn, on_done, on_start)
+            except KeyboardInterrupt:
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
             if broken:
                 broken.extend(pending.values())  # every in-flight case of a dead pool fails with it
         # A worker died (killed for memory, crashed): we cannot tell which case killed it, so each affected case
         # gets one retry alone (in a one-worker pool) and fails for good if it dies again; the rest goes on.
         for job in broken:
             on_done(job, _run_isolated(job, ctx, fn))
-    return
+
+
+def _drain(
+    pool: ProcessPoolExecutor,
+    queue: list[CaseJob],
+    pending: dict[Future[CaseOutcome], CaseJob],
+    broken: list[CaseJob],
+    window: int,
+    fn: Callable[[CaseJob], CaseOutcome],
+    on_done: OnDone,
+    on_start: OnStart | None,
+) -> None:
+    """Keep ``window`` cases in flight until the queue is empty or the pool breaks."""
+    while (queue or pending) and not broken:
+        while queue and len(pending) < window:
+            job = queue.pop()
+            if on_start is not None:
+                on_start(job)
+            pending[pool.submit(fn, job)] = job
+        done, _ = wait(pending, return_when=FIRST_COMPLETED)
+        for fut in done:
+            job = pending.pop(fut)
+            try:
+                outcome = fut.result()
+            except BrokenProcessPool:
+                broken.append(job)
+                continue
+            except Exception as exc:
+                outcome = CaseOutcome(job.stem, "failed", f"worker error: {exc!r}", stage="worker")
+            on_done(job, outcome)
 
 
 def _exit_with_parent(parent: int) -> None:
