@@ -167,3 +167,18 @@ def test_sat_space_and_radgenome_layout(corpus_factory: Callable[[int], Path], t
     assert (layout / "lung.nii.gz").is_file() and (layout / "heart.nii.gz").is_file()
     rec = read_record(tmp_path / "out" / "cases" / "valid_1_a_1.json")
     assert rec.masks.settings["space"] == "sat" and rec.node_masks["lung"].status == "ok"
+
+
+def test_missing_volumes_built_text_only(corpus_factory: Callable[[int], Path], tmp_path: Path, run: Run) -> None:
+    root = corpus_factory(4)
+    vols = tmp_path / "vols"
+    vols.mkdir()
+    shutil.copyfile(next(root.rglob("valid_1_a_1.nii.gz")), vols / "valid_1_a_1.nii.gz")
+    reports = [root / "dataset" / "radiology_text_reports" / "validation_reports.csv"]
+    res = run(tmp_path / "out", reports=reports, volumes=[vols], missing_volumes="text")
+    assert res.exit_code == 0 and res.summary["done"] == 2, res.summary
+    assert res.summary["reports_without_volumes"] == ["valid_2_a_1.nii.gz"]  # still listed
+    rec = read_record(tmp_path / "out" / "cases" / "valid_2_a_1.json")
+    assert {m.status for m in rec.node_masks.values()} == {"not_segmented"}
+    assert rec.provenance["volume_missing"] is True and rec.masks.labelmap is None
+    assert read_record(tmp_path / "out" / "cases" / "valid_1_a_1.json").node_masks["lung"].status == "ok"

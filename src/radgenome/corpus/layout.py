@@ -180,12 +180,14 @@ def discover_corpus(
     metadata: list[Path] | None = None,
     reconstructions: Reconstructions = "first",
     text_only: bool = False,
+    missing_volumes: Literal["report", "text"] = "report",
 ) -> Corpus:
     """Find reports, volumes and metadata and pair them by stem.
 
     Explicit ``reports`` / ``volumes`` / ``metadata`` replace what the CT-RATE ``root`` would provide. Raises
     :class:`CorpusError` when no reports table is found or one cannot be read at all. With ``text_only`` no
-    volume is looked for and every report becomes a case.
+    volume is looked for and every report becomes a case. ``missing_volumes="text"`` keeps reports whose volume
+    is missing as cases without a volume (still listed as ``report_without_volume``).
     """
     if reconstructions not in ("first", "all"):
         raise CorpusError(f"reconstructions must be 'first' or 'all', not {reconstructions!r}")
@@ -240,8 +242,12 @@ def discover_corpus(
         if path is None and not text_only:
             where = ", ".join(str(v) for v in v_roots) or "no volume folder given"
             source = f"{Path(src).name} row {r.row}"
-            issues.append(CorpusIssue("report_without_volume", r.volume, source, f"no volume {stem} in {where}"))
-            continue
+            reason = f"no volume {stem} in {where}"
+            if missing_volumes == "text":
+                issues.append(CorpusIssue("report_without_volume", r.volume, source, f"{reason}; built text-only"))
+            else:
+                issues.append(CorpusIssue("report_without_volume", r.volume, source, reason))
+                continue
         used.add(stem)
         cases.append(CaseInput(r.volume, stem, r, src, path, meta.get(stem)))
     for stem in sorted(set(vol_paths) - used):

@@ -154,9 +154,7 @@ def _run(job: CaseJob, timings: dict[str, float]) -> CaseOutcome:
     seg_provenance: dict[str, Any] = {"seg_backend": None}
     volume = seg = None
     t = time.perf_counter()
-    if not settings.text_only:
-        if job.volume_path is None:
-            raise CaseError("load", "no volume for this report")
+    if not settings.text_only and job.volume_path is not None:
         try:
             volume = read_ct(job.volume_path, job.metadata, min_voxels=settings.min_voxels)
         except (VolumeReadError, OSError, ValueError, EOFError) as exc:
@@ -211,6 +209,8 @@ def _run(job: CaseJob, timings: dict[str, float]) -> CaseOutcome:
         "input_fingerprint": job.fingerprint(),
         "report_row": r.row,
     }
+    if not settings.text_only and job.volume_path is None:
+        provenance["volume_missing"] = True  # built text-only (--missing-volumes text)
     if seg_dict is not None and seg_dict.get("warnings"):
         provenance["seg_warnings"] = list(seg_dict["warnings"])
     rec = record_from_analysis(

@@ -58,6 +58,10 @@ def register(app: typer.Typer) -> None:
         text_only: Annotated[
             bool, typer.Option("--text-only", help="No imaging: build every report without masks.")
         ] = False,
+        missing_volumes: Annotated[
+            str, typer.Option(help="Reports without volumes: report (list them, default) or text (also build them "
+                                   "without masks).")
+        ] = "report",
         force: Annotated[bool, typer.Option("--force", help="Redo every case, even unchanged finished ones.")] = False,
         seed: Annotated[int, typer.Option(help="Seed for VQA question phrasing.")] = 0,
         precomputed_dir: Annotated[Path | None, typer.Option(help="precomputed backend: masks folder.")] = None,
@@ -76,6 +80,8 @@ def register(app: typer.Typer) -> None:
             raise typer.BadParameter("--engine must be local or ray")
         if space not in ("native", "sat"):
             raise typer.BadParameter("--space must be native or sat")
+        if missing_volumes not in ("report", "text"):
+            raise typer.BadParameter("--missing-volumes must be report or text")
         if reconstructions not in ("first", "all"):
             raise typer.BadParameter("--reconstructions must be first or all")
         if root is None and not reports:
@@ -88,7 +94,7 @@ def register(app: typer.Typer) -> None:
             backend_options=_backend_options(backend, precomputed_dir, label_table, list(seg_option or [])),
             space=space, radgenome_layout=radgenome_layout,  # type: ignore[arg-type]
             reconstructions=reconstructions, split=split, text_only=text_only,  # type: ignore[arg-type]
-            force=force, seed=seed, progress=not no_progress,
+            missing_volumes=missing_volumes, force=force, seed=seed, progress=not no_progress,  # type: ignore[arg-type]
         )
         raise typer.Exit(run_build(opts).exit_code)
 
