@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import tomllib
 from collections.abc import Iterable
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 
 from radgenome.text.model import Polarity, Section, Sentence
@@ -17,6 +17,7 @@ def _rules() -> tuple[tuple[re.Pattern[str], str], ...]:
     return tuple((re.compile(d["match"]), d["name"]) for d in raw["disorder"])
 
 
+@lru_cache(maxsize=100_000)
 def normalise_disorder(phrase: str) -> str:
     for pattern, name in _rules():
         if pattern.search(phrase):

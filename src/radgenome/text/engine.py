@@ -10,7 +10,7 @@ from radgenome.text.disorders import case_disorders
 from radgenome.text.findings import extract_findings
 from radgenome.text.grounding import Grounding, ground_analysis, ground_sentence
 from radgenome.text.labels import LABELS, sentence_labels
-from radgenome.text.model import Finding, Report, ReportAnalysis, Section, Sentence
+from radgenome.text.model import Finding, Measurement, Report, ReportAnalysis, Section, Sentence
 from radgenome.text.sections import split_sections
 from radgenome.text.sentences import split_sentences
 
@@ -26,6 +26,7 @@ def clear_caches() -> None:
 
     grounding.ground_analysis.cache_clear()
     findings.extract_findings.cache_clear()
+    _sentence_findings.cache_clear()
 
 
 class RulesBackend:
@@ -64,9 +65,8 @@ class RulesBackend:
                     sent.grounding_confidence = grounding.confidence
                     if grounding.source in ("context", "others"):
                         sent.flags = (f"grounded_by_{grounding.source}",)
-                    extracted = extract_findings(span.text)
-                    sent.measurements = extracted.measurements
-                    sent.findings = [_with_nodes(f, grounding.nodes) for f in extracted.findings]
+                    sent.measurements, findings = _sentence_findings(span.text, grounding.nodes)
+                    sent.findings = list(findings)
                 sentences.append(sent)
         return ReportAnalysis(
             report=report,
@@ -86,6 +86,16 @@ def _labels(sentences: list[Sentence]) -> dict[str, int]:
         if sent.section in _GROUNDED:
             found |= sentence_labels(sent.text)
     return {label: int(label in found) for label in LABELS}
+
+
+@lru_cache(maxsize=200_000)
+def _sentence_findings(
+    text: str, nodes: tuple[str, ...]
+) -> tuple[tuple[Measurement, ...], tuple[Finding, ...]]:
+    """Measurements and node-assigned findings of a sentence (cached on its text and nodes; findings are
+    never mutated in place, so sentences may share them)."""
+    extracted = extract_findings(text)
+    return extracted.measurements, tuple(_with_nodes(f, nodes) for f in extracted.findings)
 
 
 def _with_nodes(finding: Finding, sentence_nodes: tuple[str, ...]) -> Finding:

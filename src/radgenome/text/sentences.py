@@ -38,6 +38,18 @@ class Span:
 def _is_boundary(text: str, seg_start: int, punct_start: int, punct_end: int) -> bool:
     if punct_start - seg_start <= 4 and _BARE_NUMBER.fullmatch(text, seg_start, punct_start):
         return False  # "1." opening a numbered item is its marker, not a sentence
+    # fast path, most boundaries: "word. Next" with a plain lower-case word before the period
+    if (
+        punct_end == punct_start + 1
+        and text[punct_start] == "."
+        and punct_end + 1 < len(text)
+        and text[punct_end] == " "
+        and text[punct_end + 1].isupper()
+    ):
+        word_start = text.rfind(" ", max(0, punct_start - 40), punct_start) + 1
+        word = text[word_start:punct_start]
+        if len(word) > 3 and word.isalpha() and word.islower() and word not in _ABBREVIATIONS:
+            return True
     first = text[punct_start]
     if first == "\n" or first == " ":
         return True  # a blank line, a newline before a list item, or CT-RATE's double-space item break
