@@ -125,11 +125,13 @@ class Hierarchy:
         return tuple(sorted(out, key=path_sort_key))
 
 
+_REGION_RANK = {region: i for i, region in enumerate(TOP_LEVEL_REGIONS)}
+
+
+@lru_cache(maxsize=4096)
 def path_sort_key(path: str) -> tuple[int, str]:
     """Sort paths by top-level region order, then lexically (parents before children)."""
-    top = path.split("/", 1)[0]
-    idx = TOP_LEVEL_REGIONS.index(top) if top in TOP_LEVEL_REGIONS else len(TOP_LEVEL_REGIONS)
-    return (idx, path)
+    return (_REGION_RANK.get(path.split("/", 1)[0], len(TOP_LEVEL_REGIONS)), path)
 
 
 @lru_cache(maxsize=65536)
