@@ -87,3 +87,15 @@ def test_results_never_contain_an_ancestor_of_another_result() -> None:
         found = ground_sentence(s).nodes
         for a in found:
             assert not any(a in h.ancestors(b) for b in found if b != a and b in h)
+
+
+def test_first_chars_of_lexicon_patterns() -> None:
+    from radgenome.text.grounding import first_chars
+
+    assert first_chars(r"\blung\w*|\bpulmonar\w*") == frozenset("lp")
+    assert first_chars(r"\b(?:ascending|thoracic)?\s*aort(?:a|ic)\b") == frozenset("ata")
+    assert first_chars(r"\b\d{1,2}(?:st|nd) rib") == frozenset("0123456789")
+    assert first_chars(r"[a-z]+") is None
+    lex = load_lexicon()
+    # every entry is reachable from the characters its matches start with
+    assert set().union(*lex.by_first_char.values()) == set(range(len(lex.entries)))

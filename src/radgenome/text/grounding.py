@@ -54,11 +54,11 @@ class Lexicon:
     entries: tuple[Entry, ...]
     ignore: tuple[tuple[str, re.Pattern[str]], ...]
     """(trigger literal, pattern) of the entries that mask text before matching."""
-    combined: re.Pattern[str]
-    """All entries as one alternation of non-capturing groups, tried at word starts (Python's ``re`` is many
-    times slower with named groups in a large alternation)."""
-    named: re.Pattern[str]
-    """The same alternation with a named group per entry, run once per match to tell which entry it was."""
+    patterns: tuple[re.Pattern[str], ...]
+    """One compiled pattern per entry (Python's ``re`` is many times slower on one big alternation of named
+    groups, so entries are tried one by one, only those that can start with the word's first character)."""
+    by_first_char: dict[str, tuple[int, ...]]
+    """Entries (indices, in lexicon order) whose match can start with a given character."""
 
 
 @cache
@@ -80,12 +80,82 @@ def load_lexicon() -> Lexicon:
                 raise ValueError(f"grounding lexicon names unknown node {node!r}")
         entries.append(Entry(item["kind"], nodes, item.get("sided", ""), item.get("handler", "")))
         patterns.append(item["pattern"])
+    firsts = [first_chars(p) for p in patterns]
+    alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
     return Lexicon(
         entries=tuple(entries),
         ignore=tuple(ignores),
-        combined=re.compile("|".join(f"(?:{p})" for p in patterns)),
-        named=re.compile("|".join(f"(?P<e{i}>{p})" for i, p in enumerate(patterns))),
+        patterns=tuple(re.compile(p) for p in patterns),
+        by_first_char={
+            c: tuple(i for i, f in enumerate(firsts) if f is None or c in f) for c in alphabet
+        },
     )
+
+
+def _group_end(p: str, start: int) -> int:
+    depth, i = 0, start
+    while i < len(p):
+        if p[i] == "\\":
+            i += 2
+            continue
+        depth += p[i] == "("
+        depth -= p[i] == ")"
+        if depth == 0:
+            return i
+        i += 1
+    raise ValueError(f"unbalanced group in {p!r}")
+
+
+def _top_alternatives(p: str) -> list[str]:
+    parts, depth, last, i = [], 0, 0, 0
+    while i < len(p):
+        ch = p[i]
+        if ch == "\\":
+            i += 2
+            continue
+        depth += ch == "("
+        depth -= ch == ")"
+        if ch == "|" and depth == 0:
+            parts.append(p[last:i])
+            last = i + 1
+        i += 1
+    return [*parts, p[last:]]
+
+
+def first_chars(pattern: str) -> frozenset[str] | None:
+    """Characters a match of ``pattern`` can start with, when it starts at a word start (None: unknown).
+
+    Understands what the lexicon uses: ``\\b``, optional whitespace, ``(?:...)`` groups (optional or not),
+    literal letters and ``\\d``; anything else makes the answer unknown (the entry is then always tried).
+    """
+    out: set[str] = set()
+    for alt in _top_alternatives(pattern):
+        s = alt
+        while True:
+            if s.startswith("\\b"):
+                s = s[2:]
+            elif s[:3] in ("\\s*", "\\s?", "\\s+"):
+                s = s[3:]  # at a word start the match cannot begin with whitespace
+            else:
+                break
+        if s.startswith("(?:"):
+            end = _group_end(s, 0)
+            inner = first_chars(s[3:end])
+            if inner is None:
+                return None
+            out |= inner
+            if s[end + 1 : end + 2] in ("?", "*"):
+                rest = first_chars(s[end + 2 :])
+                if rest is None:
+                    return None
+                out |= rest
+        elif s.startswith("\\d"):
+            out.update("0123456789")
+        elif s and s[0].isalnum():
+            out.add(s[0])
+        else:
+            return None
+    return frozenset(out)
 
 
 # ------------------------------------------------------------------------------------------ side words
@@ -320,15 +390,18 @@ def find_mentions(text: str) -> list[Mention]:
     masked = _mask_ignored(text, lex)
     out: list[Mention] = []
     end = 0
+    by_first, patterns, entries = lex.by_first_char, lex.patterns, lex.entries
     for w in _WORD_START.finditer(masked):
         pos = w.start()
-        if pos < end or lex.combined.match(masked, pos) is None:
+        if pos < end:
             continue
-        m = lex.named.match(masked, pos)
-        if m is None or m.lastgroup is None:  # pragma: no cover - same alternation as ``combined``
-            continue
-        out.append(Mention(pos, m.end(), lex.entries[int(m.lastgroup[1:])]))
-        end = m.end()
+        # the first entry (in lexicon order) that matches here wins, as in the ``combined`` alternation
+        for i in by_first.get(masked[pos], ()):
+            m = patterns[i].match(masked, pos)
+            if m is not None:
+                out.append(Mention(pos, m.end(), entries[i]))
+                end = m.end()
+                break
     return out
 
 
