@@ -77,48 +77,47 @@ def _sentence_parts(s: Sentence, h: Hierarchy) -> tuple[object, ...]:
 def sentence_columns(
     analyses: Iterable[ReportAnalysis], provenance: Mapping[str, str] | None = None
 ) -> dict[str, list[object]]:
-    """The table's columns (built column-wise: one dict per row would cost more than the analysis)."""
+    """The table's columns, built column-wise (one dict per row would cost more than the analysis)."""
     h = load_hierarchy()
     prov = dict(provenance or {})
-    model, prompt_version = prov.get("model"), prov.get("prompt_version")
     # the rules' derived columns depend only on (text, nodes, section): CT-RATE repeats sentences a lot
     memo: dict[tuple[str, tuple[str, ...], str], tuple[object, ...]] = {}
-    cols: dict[str, list[object]] = {name: [] for name in SCHEMA.names}
-    volume, section, index, text = cols["volume"], cols["section"], cols["index"], cols["text"]
-    start, end, marker, nodes = cols["start"], cols["end"], cols["marker"], cols["nodes"]
-    paths, confidence = cols["paths"], cols["grounding_confidence"]
-    polarity, findings, measurements = cols["polarity"], cols["findings"], cols["measurements"]
-    flags, backend, version = cols["flags"], cols["backend"], cols["version"]
+    sents: list[Sentence] = []
+    versions: list[str] = []
     for analysis in analyses:
-        for s in analysis.sentences:
-            sec = s.section.value
-            if s.backend == "rules":
-                key = (s.text, s.nodes, sec)
-                parts = memo.get(key)
-                if parts is None:
-                    parts = memo[key] = _sentence_parts(s, h)
-            else:
-                parts = _sentence_parts(s, h)
-            volume.append(s.volume)
-            section.append(sec)
-            index.append(s.index)
-            text.append(s.text)
-            start.append(s.start)
-            end.append(s.end)
-            marker.append(s.marker)
-            nodes.append(list(s.nodes))
-            paths.append(parts[0])
-            confidence.append(s.grounding_confidence)
-            polarity.append(parts[1])
-            findings.append(parts[2])
-            measurements.append(parts[3])
-            flags.append(list(s.flags))
-            backend.append(s.backend)
-            version.append(analysis.version)
-    n = len(volume)
-    cols["model"] = [model] * n
-    cols["prompt_version"] = [prompt_version] * n
-    return cols
+        sents.extend(analysis.sentences)
+        versions.extend([analysis.version] * len(analysis.sentences))
+    parts: list[tuple[object, ...]] = []
+    for s in sents:
+        if s.backend == "rules":
+            key = (s.text, s.nodes, s.section)
+            p = memo.get(key)
+            if p is None:
+                p = memo[key] = _sentence_parts(s, h)
+        else:
+            p = _sentence_parts(s, h)
+        parts.append(p)
+    n = len(sents)
+    return {
+        "volume": [s.volume for s in sents],
+        "section": [s.section.value for s in sents],
+        "index": [s.index for s in sents],
+        "text": [s.text for s in sents],
+        "start": [s.start for s in sents],
+        "end": [s.end for s in sents],
+        "marker": [s.marker for s in sents],
+        "nodes": [list(s.nodes) for s in sents],
+        "paths": [p[0] for p in parts],
+        "grounding_confidence": [s.grounding_confidence for s in sents],
+        "polarity": [p[1] for p in parts],
+        "findings": [p[2] for p in parts],
+        "measurements": [p[3] for p in parts],
+        "flags": [list(s.flags) for s in sents],
+        "backend": [s.backend for s in sents],
+        "version": versions,
+        "model": [prov.get("model")] * n,
+        "prompt_version": [prov.get("prompt_version")] * n,
+    }
 
 
 def write_sentences_parquet(

@@ -44,7 +44,7 @@ def grounded_sentences(analysis: ReportAnalysis) -> list[Sentence]:
     return findings or analysis.section_sentences(Section.IMPRESSIONS)
 
 
-@dataclass
+@dataclass(slots=True)
 class PathContent:
     """What one RadGenome path of one volume holds."""
 
@@ -57,10 +57,10 @@ class PathContent:
 
 def path_contents(analysis: ReportAnalysis, hierarchy: Hierarchy | None = None) -> dict[str, PathContent]:
     """Per RadGenome path: its sentences (a sentence on a node appears at every ancestor) and findings."""
-    h = hierarchy or load_hierarchy()
+    expand = (hierarchy or load_hierarchy()).expand_paths
     out: dict[str, PathContent] = {}
     for sent in grounded_sentences(analysis):
-        for path in h.expand_paths(sent.nodes):
+        for path in expand(sent.nodes):
             content = out.get(path)
             if content is None:
                 content = out[path] = PathContent()
@@ -68,7 +68,7 @@ def path_contents(analysis: ReportAnalysis, hierarchy: Hierarchy | None = None) 
         for finding in sent.findings:
             absent = finding.polarity is Polarity.ABSENT
             present = finding.polarity is Polarity.PRESENT
-            for path in h.expand_paths(finding.nodes or sent.nodes):
+            for path in expand(finding.nodes or sent.nodes):
                 content = out.get(path)
                 if content is None:
                     content = out[path] = PathContent()

@@ -473,6 +473,10 @@ class SentenceAnalysis:
     implied: tuple[str, ...]
     continuation: bool
     mentions: tuple[Mention, ...]
+    own: Grounding | None = None
+    """The grounding when it does not depend on the sentence before (named anatomy); built once."""
+    by_finding: Grounding | None = None
+    """The grounding its findings imply (used unless the sentence continues the one before)."""
 
 
 @lru_cache(maxsize=200_000)
@@ -488,9 +492,13 @@ def ground_analysis(text: str) -> SentenceAnalysis:
         anatomy = [m for m in mentions if m.entry.kind == "weak"]
         if anatomy:
             anatomy += implied
+    nodes = finest(_resolve(low, anatomy)) if anatomy else ()
+    implied_nodes = finest(_resolve(low, implied)) if implied else ()
     return SentenceAnalysis(
-        anatomy=finest(_resolve(low, anatomy)) if anatomy else (),
-        implied=finest(_resolve(low, implied)) if implied else (),
+        own=Grounding(nodes, CONF_ANATOMY, "anatomy", tuple(mentions)) if nodes else None,
+        by_finding=Grounding(implied_nodes, CONF_FINDING, "finding", tuple(mentions)) if implied_nodes else None,
+        anatomy=nodes,
+        implied=implied_nodes,
         continuation=_CONTINUATION.match(low) is not None,
         mentions=tuple(mentions),
     )
@@ -499,13 +507,13 @@ def ground_analysis(text: str) -> SentenceAnalysis:
 def ground_sentence(text: str, previous: Grounding | None = None) -> Grounding:
     """Ground one sentence; ``previous`` is the grounding of the sentence before it in the same section."""
     a = ground_analysis(text)
-    if a.anatomy:
-        return Grounding(a.anatomy, CONF_ANATOMY, "anatomy", a.mentions)
+    if a.own is not None:
+        return a.own
     can_inherit = previous is not None and previous.nodes != (OTHERS,)
     if a.continuation and can_inherit and previous is not None:
         return Grounding(previous.nodes, CONF_CONTEXT, "context", a.mentions)
-    if a.implied:
-        return Grounding(a.implied, CONF_FINDING, "finding", a.mentions)
+    if a.by_finding is not None:
+        return a.by_finding
     if can_inherit and previous is not None:
         return Grounding(previous.nodes, CONF_CONTEXT * 0.75, "context", a.mentions)
     return Grounding((OTHERS,), CONF_OTHERS, "others", a.mentions)

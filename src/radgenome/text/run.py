@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -58,6 +60,23 @@ def analyze_reports(
     return analyses, failed
 
 
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector during a bulk pass.
+
+    The text stages allocate millions of small, acyclic, long-lived objects (sentences, findings, rows); the
+    collector's full passes over them cost about a quarter of the run. Reference counting still frees
+    everything; the few cycles wait for the collector's next pass after this one.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def run_text(
     reports_csv: Path,
     out: Path,
@@ -70,6 +89,20 @@ def run_text(
     """Read, analyse and write; raises :class:`ReportTableError` when the table itself is unusable."""
     console = console or Console(stderr=True)
     started = time.perf_counter()
+    with gc_paused():
+        return _run_text(reports_csv, out, backend=backend, split=split, llm=llm, console=console, started=started)
+
+
+def _run_text(
+    reports_csv: Path,
+    out: Path,
+    *,
+    backend: str,
+    split: str,
+    llm: LLMSettings | None,
+    console: Console,
+    started: float,
+) -> TextRun:
     reports, row_errors = read_reports(reports_csv)
     rules = RulesBackend()
     provenance: dict[str, Any] = {"backend": backend, "version": rules.version}

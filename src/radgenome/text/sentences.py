@@ -114,11 +114,15 @@ def split_sentences(text: str) -> list[Span]:
 
 def _emit(text: str, start: int, end: int, spans: list[Span]) -> None:
     # trim whitespace, peel a leading list marker
-    while start < end and text[start].isspace():
-        start += 1
-    while end > start and text[end - 1].isspace():
-        end -= 1
-    if start >= end:
+    piece = text[start:end]
+    stripped = piece.strip()
+    if not stripped:
+        return
+    start += len(piece) - len(piece.lstrip())
+    end = start + len(stripped)
+    first = stripped[0]
+    if not (first.isdigit() or first in "-•*"):
+        spans.append(Span(stripped, start, end))
         return
     marker = ""
     m = _LIST_MARKER.match(text, start, end)
