@@ -16,6 +16,7 @@ from functools import cache, lru_cache
 from importlib import resources
 
 from radgenome.anatomy import TOP_LEVEL_REGIONS, load_hierarchy
+from radgenome.text.regex_parts import group_end, top_alternatives
 
 OTHERS = "others"
 
@@ -92,36 +93,6 @@ def load_lexicon() -> Lexicon:
     )
 
 
-def _group_end(p: str, start: int) -> int:
-    depth, i = 0, start
-    while i < len(p):
-        if p[i] == "\\":
-            i += 2
-            continue
-        depth += p[i] == "("
-        depth -= p[i] == ")"
-        if depth == 0:
-            return i
-        i += 1
-    raise ValueError(f"unbalanced group in {p!r}")
-
-
-def _top_alternatives(p: str) -> list[str]:
-    parts, depth, last, i = [], 0, 0, 0
-    while i < len(p):
-        ch = p[i]
-        if ch == "\\":
-            i += 2
-            continue
-        depth += ch == "("
-        depth -= ch == ")"
-        if ch == "|" and depth == 0:
-            parts.append(p[last:i])
-            last = i + 1
-        i += 1
-    return [*parts, p[last:]]
-
-
 def first_chars(pattern: str) -> frozenset[str] | None:
     """Characters a match of ``pattern`` can start with, when it starts at a word start (None: unknown).
 
@@ -129,7 +100,7 @@ def first_chars(pattern: str) -> frozenset[str] | None:
     literal letters and ``\\d``; anything else makes the answer unknown (the entry is then always tried).
     """
     out: set[str] = set()
-    for alt in _top_alternatives(pattern):
+    for alt in top_alternatives(pattern):
         s = alt
         while True:
             if s.startswith("\\b"):
@@ -139,7 +110,7 @@ def first_chars(pattern: str) -> frozenset[str] | None:
             else:
                 break
         if s.startswith("(?:"):
-            end = _group_end(s, 0)
+            end = group_end(s, 0)
             inner = first_chars(s[3:end])
             if inner is None:
                 return None

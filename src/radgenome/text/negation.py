@@ -37,6 +37,7 @@ from functools import lru_cache
 from importlib import resources
 
 from radgenome.text.model import Polarity
+from radgenome.text.regex_parts import group_end, top_alternatives
 
 __all__ = ["clause_polarities", "negated_spans", "polarity_of", "uncertain_spans"]
 
@@ -81,39 +82,6 @@ def _cues() -> _Cues:
     return _Cues(re.compile("|".join(groups), re.IGNORECASE), frozenset(words) | frozenset(_PUNCT_TOKENS))
 
 
-def _group_end(pattern: str, start: int) -> int:
-    """Index of the ``)`` closing the group opened at ``pattern[start]``."""
-    depth = 0
-    i = start
-    while i < len(pattern):
-        ch = pattern[i]
-        if ch == "\\":
-            i += 2
-            continue
-        depth += ch == "("
-        depth -= ch == ")"
-        if depth == 0:
-            return i
-        i += 1
-    raise ValueError(pattern)
-
-
-def _split_top(inner: str) -> list[str]:
-    parts, depth, last, i = [], 0, 0, 0
-    while i < len(inner):
-        ch = inner[i]
-        if ch == "\\":
-            i += 2
-            continue
-        depth += ch == "("
-        depth -= ch == ")"
-        if ch == "|" and depth == 0:
-            parts.append(inner[last:i])
-            last = i + 1
-        i += 1
-    return [*parts, inner[last:]]
-
-
 def _first_words(pattern: str) -> set[str]:
     """Lower-case words a match of ``pattern`` can start with (all its literal words when unsure)."""
     p = pattern.lstrip(" ")
@@ -122,9 +90,9 @@ def _first_words(pattern: str) -> set[str]:
     if not p:
         return set()
     if p.startswith("(?:"):
-        end = _group_end(p, 0)
+        end = group_end(p, 0)
         out: set[str] = set()
-        for branch in _split_top(p[3:end]):
+        for branch in top_alternatives(p[3:end]):
             out |= _first_words(branch) if branch else _first_words(p[end + 1 :])
         if p[end + 1 : end + 2] in ("?", "*"):
             out |= _first_words(p[end + 2 :])
