@@ -275,3 +275,12 @@ def test_region_sentences_oracle() -> None:
                  "lung/lung/lung lower lobe", "lung/lung/lung lower lobe/left lung lower lobe"):
         assert nodule in rows[path], path
     assert "lung/lung/right lung" not in rows or nodule not in rows["lung/lung/right lung"]
+
+
+def test_skip_slots_leaves_that_part_out() -> None:
+    from radgenome.synth.reports import generate_report
+
+    for i in range(20):
+        rep = generate_report(3, index=i, skip_slots=("breast",))
+        assert "breast" not in rep.findings_text.lower()
+        assert not any(n.endswith("breast") for s in rep.truth.sentences for n in s.nodes)

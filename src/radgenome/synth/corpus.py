@@ -104,7 +104,9 @@ def make_demo_corpus(
         path.parent.mkdir(parents=True, exist_ok=True)
         write_phantom_nifti(ph, path, orientation=case.orientation)
         paths.append(path)
-        rep = generate_report(seed, index=i, volume=case.volume, findings=_specs(case))
+        rep = generate_report(
+            seed, index=i, volume=case.volume, findings=_specs(case), skip_slots=() if case.female else ("breast",)
+        )
         reports[case.split].append(rep)
         phantoms.append({"volume": case.volume, "orientation": case.orientation, **ph.options,
                          "lesions": ph.findings})

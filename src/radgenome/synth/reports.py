@@ -24,7 +24,7 @@ import json
 import math
 import random
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -691,11 +691,13 @@ def generate_report(
     findings: Sequence[FindingSpec] | None = None,
     extra_findings: bool = False,
     quirk_rate: float = 0.1,
+    skip_slots: Collection[str] = (),
 ) -> SyntheticReport:
     """One synthetic report; deterministic in ``(seed, index)``.
 
     ``findings`` forces these findings (and, unless ``extra_findings``, only these) into the report; the rest
-    of the report is normal statements and stated negatives that do not contradict them.
+    of the report is normal statements and stated negatives that do not contradict them. ``skip_slots``
+    leaves whole parts of the report out (``{"breast"}`` for a CT without breasts).
     """
     cat = load_catalogue()
     rng = random.Random(f"radgenome-report-{seed}-{index}")
@@ -709,6 +711,8 @@ def generate_report(
 
     sentences: list[TruthSentence] = []
     for slot in cat.slots:
+        if slot in skip_slots:
+            continue
         block = _slot_sentences(slot, plan, rng, cat, disorders, slots)
         if slot == "lung" and block and rng.random() < quirk_rate:
             first = block[0]
