@@ -44,39 +44,39 @@ def refine_boundary(
     hu: np.ndarray,
     lab_work: np.ndarray,
     factors: tuple[int, int, int],
-    lung_ids: list[int],
+    ids: list[int],
     keep_ids: list[int],
-    lung_hu: float,
+    threshold_hu: float,
     below: bool = True,
 ) -> int:
-    """Refine ``full`` (the upsampled label map) in place at the surface of the class ``lung_ids`` (voxels
-    below ``lung_hu`` belong to it, or above it when ``below`` is False)."""
-    if factors == (1, 1, 1) or not lung_ids:
+    """Refine ``full`` (the upsampled label map) in place at the surface of the class ``ids`` — lungs, bones or
+    airway (voxels below ``threshold_hu`` belong to it, or above it when ``below`` is False)."""
+    if factors == (1, 1, 1) or not ids:
         return 0
-    is_lung = np.isin(lab_work, lung_ids)
-    if not is_lung.any():
+    inside = np.isin(lab_work, ids)
+    if not inside.any():
         return 0
-    # work on the lungs' bounding box (+1 block) of the working grid
-    nz = [np.nonzero(is_lung.any(axis=tuple(a for a in range(3) if a != ax)))[0] for ax in range(3)]
+    # work on the class's bounding box (+1 block) of the working grid
+    nz = [np.nonzero(inside.any(axis=tuple(a for a in range(3) if a != ax)))[0] for ax in range(3)]
     lo = [max(0, int(n[0]) - 1) for n in nz]
     hi = [min(lab_work.shape[ax], int(nz[ax][-1]) + 2) for ax in range(3)]
     box = (slice(lo[0], hi[0]), slice(lo[1], hi[1]), slice(lo[2], hi[2]))
     lab_work = lab_work[box]
-    is_lung = is_lung[box]
+    inside = inside[box]
     fixed = np.isin(lab_work, keep_ids) | (lab_work == 0)
     st = ndimage.generate_binary_structure(3, 1)
-    inner = is_lung & ~ndimage.binary_erosion(is_lung, st, border_value=1)
-    outer = ndimage.binary_dilation(is_lung, st) & ~is_lung & ~fixed
+    inner = inside & ~ndimage.binary_erosion(inside, st, border_value=1)
+    outer = ndimage.binary_dilation(inside, st) & ~inside & ~fixed
     # the neighbouring label each boundary block can hand its voxels to
-    other = ndimage.maximum_filter(np.where(is_lung | fixed, 0, lab_work), size=3)
-    lobe = ndimage.maximum_filter(np.where(is_lung, lab_work, 0), size=3)
+    other = ndimage.maximum_filter(np.where(inside | fixed, 0, lab_work), size=3)
+    own_side = ndimage.maximum_filter(np.where(inside, lab_work, 0), size=3)
     changed = 0
-    for blocks, into_lung in ((inner, False), (outer, True)):
+    for blocks, into_class in ((inner, False), (outer, True)):
         idx = np.argwhere(blocks) + np.asarray(lo)
         if not len(idx):
             continue
         own = lab_work[blocks]
-        repl = (lobe if into_lung else other)[blocks]
+        repl = (own_side if into_class else other)[blocks]
         ok = repl > 0
         idx, own, repl = idx[ok], own[ok], repl[ok]
         if not len(idx):
@@ -86,9 +86,9 @@ def refine_boundary(
         pos = np.minimum(pos, np.asarray(full.shape) - 1)
         lin = np.ravel_multi_index((pos[..., 0], pos[..., 1], pos[..., 2]), full.shape)
         vals = hu.reshape(-1)[lin] if hu.flags.c_contiguous else hu[pos[..., 0], pos[..., 1], pos[..., 2]]
-        dark = vals < lung_hu if below else vals > lung_hu
-        when_dark, otherwise = (repl, own) if into_lung else (own, repl)
-        new = np.where(dark, when_dark[:, None], otherwise[:, None]).astype(full.dtype)
+        in_class = vals < threshold_hu if below else vals > threshold_hu
+        when_in, otherwise = (repl, own) if into_class else (own, repl)
+        new = np.where(in_class, when_in[:, None], otherwise[:, None]).astype(full.dtype)
         flat = full.reshape(-1)  # the upsampled map is C-contiguous: a view
         changed += int((flat[lin] != new).sum())
         flat[lin] = new
