@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     shape = (args.shape[0], args.shape[1], args.shape[2])
     spacing = (args.spacing[0], args.spacing[1], args.spacing[2])
 
-    from radgenome.segment.base import CTVolume
+    from radgenome.model import CTVolume
     from radgenome.segment.classical import ClassicalSegmenter
 
     with tempfile.TemporaryDirectory() as tmp:

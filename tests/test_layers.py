@@ -3,13 +3,14 @@
 The layers, bottom first (ARCHITECTURE §2; a package may import its own modules and any lower layer):
 
 0. ``atomic``, ``csvcells`` — small utilities (atomic file writes, safe CSV cells);
-1. ``model`` (the shared types), ``anatomy`` (region hierarchy, mask vocabulary);
-2. ``corpus`` — reports tables, CT-RATE layout discovery, volume I/O;
-3. ``text`` | ``segment`` (with ``regions``, the region-mask unions it writes statistics with) — siblings that
+1. ``anatomy`` — region hierarchy, RadGenome paths, mask vocabulary;
+2. ``model`` — the shared types (they speak in anatomy's nodes and paths);
+3. ``corpus`` — reports tables, CT-RATE layout discovery, volume I/O;
+4. ``text`` | ``segment`` (with ``regions``, the region-mask unions it writes statistics with) — siblings that
    never import each other;
-4. ``dataset`` | ``synth`` (phantoms and reports with known truth: it uses the text vocabularies);
-5. ``pipeline``;
-6. ``eval`` | ``review`` | ``audit`` | ``testing`` — the top: they read what the lower layers write.
+5. ``dataset`` | ``synth`` (phantoms and reports with known truth: it uses the text vocabularies);
+6. ``pipeline``;
+7. ``eval`` | ``review`` | ``audit`` | ``testing`` — the top: they read what the lower layers write.
 
 Every import counts: module level, inside functions, under ``TYPE_CHECKING``. Exempt: ``cli.py`` modules and the
 root ``radgenome/__init__.py`` (the Python API), which wire the layers together; and ``from radgenome import
@@ -30,7 +31,8 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("atomic", "csvcells"),
-    ("model", "anatomy"),
+    ("anatomy",),
+    ("model",),
     ("corpus",),
     ("text", "segment"),
     ("dataset", "synth"),
@@ -188,10 +190,7 @@ def test_every_package_has_a_layer() -> None:
 
 
 KNOWN_UPWARD: frozenset[tuple[str, str]] = frozenset({
-    ("radgenome.corpus.layout", "radgenome.text.model"),
     ("radgenome.corpus.layout", "radgenome.segment.run"),
-    ("radgenome.corpus.reports", "radgenome.text.model"),
-    ("radgenome.corpus.volume", "radgenome.segment.base"),
     ("radgenome.dataset.mask_refs", "radgenome.pipeline.record"),
     ("radgenome.dataset.records", "radgenome.pipeline.record"),
     ("radgenome.dataset.report_html", "radgenome.pipeline.record"),

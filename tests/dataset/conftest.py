@@ -10,13 +10,12 @@ import pytest
 
 from radgenome.anatomy import load_hierarchy
 from radgenome.corpus.volume import read_ct
+from radgenome.model import Report, Segmentation, StructureInfo
 from radgenome.pipeline.record import CaseFlag, CaseRecord, MaskLink, MaskRef, record_from_analysis
 from radgenome.regions import NotAMaskError, member_ids, region_status
-from radgenome.segment.base import Segmentation, StructureInfo
 from radgenome.segment.io import write_segmentation
 from radgenome.synth.phantom import Phantom, make_phantom, write_phantom_nifti
 from radgenome.text.engine import RulesBackend
-from radgenome.text.model import Report
 
 REPORTS: dict[str, tuple[str, str]] = {
     "train_1_a_1": (

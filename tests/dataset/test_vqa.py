@@ -14,9 +14,9 @@ from radgenome.anatomy import load_hierarchy
 from radgenome.dataset.mask_refs import MaskResolver
 from radgenome.dataset.records import QA_KINDS, QAPair
 from radgenome.dataset.vqa import agreement, case_qa_pairs, is_plural, load_templates, readable_region, stable_rng
+from radgenome.model import Polarity, Report
 from radgenome.pipeline.record import CaseRecord, analysis_from_record, record_from_analysis
 from radgenome.text.engine import RulesBackend
-from radgenome.text.model import Polarity, Report
 
 Built = tuple[Path, list[CaseRecord]]
 

@@ -15,9 +15,9 @@ import pytest
 from radgenome.dataset.schemas import QA_SCHEMA, SENTENCE_SCHEMA
 from radgenome.dataset.tables import TABLE_COLUMNS, write_radgenome_tables
 from radgenome.dataset.writers import QA_FILE, SENTENCES_FILE, finalize_build
+from radgenome.model import Report
 from radgenome.pipeline.record import CaseRecord, analysis_from_record, write_record
 from radgenome.text.engine import RulesBackend
-from radgenome.text.model import Report
 
 Built = tuple[Path, list[CaseRecord]]
 

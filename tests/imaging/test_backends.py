@@ -15,7 +15,8 @@ import pytest
 
 from radgenome.anatomy import load_hierarchy, mask_names
 from radgenome.corpus.volume import read_ct
-from radgenome.segment.base import BackendUnavailableError, CTVolume, SegmentationError
+from radgenome.model import CTVolume
+from radgenome.segment.base import BackendUnavailableError, SegmentationError
 from radgenome.segment.precomputed import (
     PrecomputedSegmenter,
     build_segmentation,

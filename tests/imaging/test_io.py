@@ -12,7 +12,7 @@ import pytest
 
 from radgenome.anatomy import ANATOMICAL_REGIONS, mask_names
 from radgenome.corpus.volume import read_ct
-from radgenome.segment.base import Segmentation, StructureInfo
+from radgenome.model import Segmentation, StructureInfo
 from radgenome.segment.io import (
     SegmentationContractError,
     read_label_table,

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from radgenome.corpus.volume import read_ct
-from radgenome.segment.base import Segmentation, StructureInfo
+from radgenome.model import Segmentation, StructureInfo
 from radgenome.segment.io import write_segmentation
 
 AXES = [("R", "L"), ("A", "P"), ("S", "I")]

@@ -8,11 +8,11 @@ from types import SimpleNamespace
 
 import pytest
 
+from radgenome.model import Polarity, ReportAnalysis, Section
 from radgenome.text.disorders import case_disorders
 from radgenome.text.llm.backend import LLMBackend
 from radgenome.text.llm.settings import LLMSettings
 from radgenome.text.llm.testing import Reply, ScriptedServer
-from radgenome.text.model import Polarity, ReportAnalysis, Section
 
 pytest.importorskip("openai")
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from radgenome.dataset.tables import volume_rows
+from radgenome.model import Report
 from radgenome.pipeline.record import (
     CaseFlag,
     MaskLink,
@@ -12,7 +13,6 @@ from radgenome.pipeline.record import (
     write_record,
 )
 from radgenome.text.engine import RulesBackend
-from radgenome.text.model import Report
 
 
 def test_record_round_trip_keeps_every_table_row(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from radgenome.anatomy import TOP_LEVEL_REGIONS, load_hierarchy
-from radgenome.segment.base import CTVolume, Segmentation
+from radgenome.model import CTVolume, Segmentation
 from radgenome.segment.classical import ClassicalSegmenter
 
 nib = pytest.importorskip("nibabel")

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from radgenome.anatomy import TOP_LEVEL_REGIONS, is_mask_name, load_hierarchy
-from radgenome.segment.base import CTVolume, Segmentation, SegmentationError, Segmenter
+from radgenome.model import CTVolume, Segmentation
+from radgenome.segment.base import SegmentationError, Segmenter
 from radgenome.segment.classical import ClassicalSegmenter
 from radgenome.synth.phantom import LOBES, Phantom, make_phantom
 

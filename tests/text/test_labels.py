@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from radgenome.model import Polarity
 from radgenome.text.labels import LABELS, extract_labels, label_mentions
-from radgenome.text.model import Polarity
 
 MACRO_F1_FLOOR = 0.95
 

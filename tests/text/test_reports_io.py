@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from radgenome.corpus.reports import ReportTableError, clean_text, read_reports
-from radgenome.text.model import Report, Section
+from radgenome.model import Report, Section
 from radgenome.text.sections import split_sections
 
 HEADER = "VolumeName,ClinicalInformation_EN,Technique_EN,Findings_EN,Impressions_EN\n"

@@ -22,7 +22,7 @@ from typing import Literal
 
 from radgenome.corpus.metadata import MetadataRow, read_metadata, volume_stem
 from radgenome.corpus.reports import ReportTableError, read_reports
-from radgenome.text.model import Report
+from radgenome.model import Report
 
 Reconstructions = Literal["first", "all"]
 IssueKind = Literal[

@@ -22,7 +22,7 @@ import numpy as np
 
 from radgenome.corpus.dicom import DicomSeriesError, SeriesPolicy, looks_like_dicom_dir, read_dicom_series
 from radgenome.corpus.metadata import MetadataRow, classify_intensities, volume_stem
-from radgenome.segment.base import CTVolume
+from radgenome.model import CTVolume
 
 MIN_VOXELS_PER_AXIS = 16
 ANISOTROPY_WARN = 10.0

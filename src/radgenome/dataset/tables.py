@@ -13,8 +13,8 @@ from pathlib import Path
 
 from radgenome.anatomy import Hierarchy, load_hierarchy, path_sort_key
 from radgenome.atomic import atomic_path
+from radgenome.model import Finding, Polarity, ReportAnalysis, Section, Sentence
 from radgenome.text.labels import LABELS
-from radgenome.text.model import Finding, Polarity, ReportAnalysis, Section, Sentence
 
 NO_FINDINGS = "no findings"
 

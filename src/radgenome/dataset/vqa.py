@@ -30,8 +30,8 @@ from radgenome.anatomy import Hierarchy, load_hierarchy
 from radgenome.dataset.mask_refs import MaskResolver
 from radgenome.dataset.records import QA_KINDS, MaskReference, Provenance, QAPair
 from radgenome.dataset.tables import grounded_sentences, path_contents
+from radgenome.model import Measurement, Polarity, ReportAnalysis, Section, Sentence
 from radgenome.pipeline.record import CaseRecord
-from radgenome.text.model import Measurement, Polarity, ReportAnalysis, Section, Sentence
 
 
 @dataclass(frozen=True)

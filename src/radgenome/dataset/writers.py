@@ -27,8 +27,8 @@ from radgenome.dataset.records import FindingRow, GroundedSentence, QAPair
 from radgenome.dataset.schemas import QA_SCHEMA, SENTENCE_SCHEMA
 from radgenome.dataset.tables import grounded_sentences, split_of, write_radgenome_tables
 from radgenome.dataset.vqa import case_qa_pairs, provenance_of
+from radgenome.model import ReportAnalysis
 from radgenome.pipeline.record import CaseRecord, analysis_from_record
-from radgenome.text.model import ReportAnalysis
 
 log = logging.getLogger(__name__)
 
@@ -172,7 +172,7 @@ def _sat_labels(
 ) -> tuple[np.ndarray, np.ndarray]:
     """The label map on RadGenome's SAT grid (RAS, 1x1x3 mm, body crop of the CT)."""
     from radgenome.corpus.volume import VolumeReadError, read_ct
-    from radgenome.segment.base import CTVolume
+    from radgenome.model import CTVolume
     from radgenome.segment.satspace import resample_labels, sat_grid
 
     if sidecar.get("space") == "sat":

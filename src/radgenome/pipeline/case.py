@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from radgenome.corpus.metadata import MetadataRow
-from radgenome.text.model import Report
+from radgenome.model import Report
 
 STAGES: tuple[str, ...] = ("load", "segment", "text", "link", "write")
 

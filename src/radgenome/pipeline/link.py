@@ -38,9 +38,9 @@ from typing import Any
 import numpy as np
 
 from radgenome.anatomy import UnknownNodeError, load_hierarchy
+from radgenome.model import Polarity, ReportAnalysis
 from radgenome.pipeline.record import CaseFlag, MaskLink, MaskStatus
 from radgenome.regions import NotAMaskError, resolve
-from radgenome.text.model import Polarity, ReportAnalysis
 
 BELOW_LUNG_BASE: dict[str, float] = {
     "abdomen": 10.0,

@@ -13,15 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from radgenome.atomic import atomic_write_bytes
-from radgenome.text.model import (
-    Finding,
-    Measurement,
-    Polarity,
-    Report,
-    ReportAnalysis,
-    Section,
-    Sentence,
-)
+from radgenome.model import Finding, Measurement, Polarity, Report, ReportAnalysis, Section, Sentence
 
 SCHEMA_VERSION = 1
 
@@ -71,7 +63,7 @@ class CaseRecord(BaseModel):
     split: str
     volume_path: str | None = None
     report: dict[str, Any]
-    """The :class:`~radgenome.text.model.Report` fields."""
+    """The :class:`~radgenome.model.Report` fields."""
     sentences: list[dict[str, Any]]
     """One dict per sentence, the same fields as a ``sentences.parquet`` row (see :func:`sentence_dict`)."""
     disorders: list[str] = Field(default_factory=list)

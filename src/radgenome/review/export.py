@@ -22,13 +22,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from radgenome.dataset.tables import write_csv_atomic, write_radgenome_tables
+from radgenome.model import Finding, ReportAnalysis, Sentence
 from radgenome.pipeline.record import CaseRecord, analysis_from_record
 from radgenome.review.queue import active_decisions, signature
 from radgenome.review.sources import load_records, node_path
 from radgenome.review.store import Decision, Item, Store, User
 from radgenome.text.engine import finding_nodes
 from radgenome.text.findings import extract_findings
-from radgenome.text.model import Finding, ReportAnalysis, Sentence
 
 PROVENANCE_COLUMNS = (
     "item_id", "kind", "qa_kind", "volume", "sentence_index", "original_region", "original_text", "reviewer",

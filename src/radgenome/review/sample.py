@@ -11,11 +11,11 @@ from pathlib import Path
 
 import numpy as np
 
+from radgenome.model import Report
 from radgenome.pipeline.record import CaseFlag, MaskLink, MaskRef, record_from_analysis, write_record
 from radgenome.regions import NotAMaskError, member_ids, region_mask
 from radgenome.synth.phantom import make_phantom, write_phantom_nifti
 from radgenome.text.engine import RulesBackend
-from radgenome.text.model import Report
 
 SAMPLE_REPORTS = (
     "There is a 6 mm nodule in the left lung upper lobe. No pleural or pericardial effusion. "

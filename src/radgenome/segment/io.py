@@ -20,8 +20,8 @@ from radgenome.anatomy.vocabulary import is_mask_name
 from radgenome.atomic import atomic_write_bytes
 from radgenome.corpus.metadata import volume_stem
 from radgenome.corpus.volume import from_canonical, nifti_bytes, read_nifti_image
+from radgenome.model import CTVolume, Segmentation
 from radgenome.regions import label_profiles, structure_stats
-from radgenome.segment.base import CTVolume, Segmentation
 
 Space = Literal["native", "sat"]
 GZIP_LEVEL = 2

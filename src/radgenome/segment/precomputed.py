@@ -31,7 +31,8 @@ from radgenome.anatomy import TOP_LEVEL_REGIONS, load_hierarchy
 from radgenome.anatomy.vocabulary import is_mask_name
 from radgenome.corpus.metadata import volume_stem
 from radgenome.corpus.volume import VolumeReadError, read_nifti_image, to_canonical
-from radgenome.segment.base import CTVolume, Segmentation, SegmentationError, StructureInfo
+from radgenome.model import CTVolume, Segmentation, StructureInfo
+from radgenome.segment.base import SegmentationError
 from radgenome.segment.satspace import resample_labels
 
 NameMap = Literal["auto", "totalseg", "none"]

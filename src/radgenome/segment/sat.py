@@ -28,7 +28,8 @@ from typing import Any
 import numpy as np
 
 from radgenome.anatomy import load_hierarchy, mask_names
-from radgenome.segment.base import BackendUnavailableError, CTVolume, Segmentation, SegmentationError
+from radgenome.model import CTVolume, Segmentation
+from radgenome.segment.base import BackendUnavailableError, SegmentationError
 from radgenome.segment.precomputed import build_segmentation, import_mask_folder
 from radgenome.segment.satspace import Grid, resample_ct, sat_grid
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
-from radgenome.segment.base import CTVolume
+from radgenome.model import CTVolume
 
 SAT_SPACING: tuple[float, float, float] = (1.0, 1.0, 3.0)
 BODY_THRESHOLD_HU = -500.0

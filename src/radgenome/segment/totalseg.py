@@ -18,7 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from radgenome.segment.base import BackendUnavailableError, CTVolume, Segmentation, SegmentationError
+from radgenome.model import CTVolume, Segmentation
+from radgenome.segment.base import BackendUnavailableError, SegmentationError
 from radgenome.segment.precomputed import (
     Imported,
     build_segmentation,

@@ -6,11 +6,11 @@ from functools import lru_cache
 
 from radgenome import __version__
 from radgenome.anatomy import Hierarchy, load_hierarchy
+from radgenome.model import Finding, Measurement, Report, ReportAnalysis, Section, Sentence
 from radgenome.text.disorders import case_disorders
 from radgenome.text.findings import extract_findings
 from radgenome.text.grounding import Grounding, ground_analysis, ground_sentence
 from radgenome.text.labels import LABELS, sentence_labels
-from radgenome.text.model import Finding, Measurement, Report, ReportAnalysis, Section, Sentence
 from radgenome.text.sections import split_sections
 from radgenome.text.sentences import split_sentences
 

@@ -18,8 +18,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from radgenome.corpus.reports import ReportTableError, RowError, read_reports
 from radgenome.dataset.sentences_parquet import write_sentences_parquet
 from radgenome.dataset.tables import write_radgenome_tables
+from radgenome.model import Report, ReportAnalysis
 from radgenome.text.engine import RulesBackend
-from radgenome.text.model import Report, ReportAnalysis
 
 if TYPE_CHECKING:
     from radgenome.text.llm.settings import LLMSettings

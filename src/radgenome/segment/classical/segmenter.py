@@ -8,7 +8,8 @@ from typing import Any
 import numpy as np
 
 from radgenome import __version__
-from radgenome.segment.base import CTVolume, Segmentation, SegmentationError, StructureInfo
+from radgenome.model import CTVolume, Segmentation, StructureInfo
+from radgenome.segment.base import SegmentationError
 from radgenome.segment.classical import airway as airway_mod
 from radgenome.segment.classical import bones as bones_mod
 from radgenome.segment.classical import lungs as lungs_mod

@@ -24,6 +24,7 @@ from collections.abc import Callable, Sequence
 
 from radgenome import __version__
 from radgenome.anatomy import load_hierarchy
+from radgenome.model import Finding, Measurement, Polarity, ReportAnalysis, Section, Sentence
 from radgenome.text.disorders import case_disorders
 from radgenome.text.engine import finding_nodes
 from radgenome.text.llm.cache import AnswerCache
@@ -33,7 +34,6 @@ from radgenome.text.llm.schema import OTHERS, AnswerError, FindingAnswer, Senten
 from radgenome.text.llm.settings import LLMSettings
 from radgenome.text.llm.stats import LLMStats
 from radgenome.text.measure import parse_measurements
-from radgenome.text.model import Finding, Measurement, Polarity, ReportAnalysis, Section, Sentence
 
 log = logging.getLogger(__name__)
 

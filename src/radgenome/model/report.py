@@ -1,4 +1,5 @@
-"""The text engine's data model: reports in, analysed sentences and findings out.
+"""Reports in, analysed sentences and findings out: the types every text backend produces and every later stage
+reads (the case record, the tables, the Parquet rows, the review app).
 
 Plain slotted dataclasses (not pydantic): the rule engine creates millions of them and must stay fast.
 Every text backend (rules, llm, hybrid) produces these same objects.
@@ -111,9 +112,18 @@ class Sentence:
         return best
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, repr=False)
 class ReportAnalysis:
-    """Everything the text stages know about one report."""
+    """Everything the text stages know about one report.
+
+    Its ``repr`` lists the sentences with the RadGenome paths they are grounded to and their findings
+    (``+`` present, ``-`` absent, ``?`` uncertain), e.g.::
+
+        <ReportAnalysis 'valid_1_a_1' (rules): 2 sentences, disorders: lung nodule>
+          [0] findings: 'There is a 6 mm nodule in the right lung upper lobe.'
+              lung/lung/right lung/right lung upper lobe
+              + nodule (6 mm)
+    """
 
     report: Report
     sentences: list[Sentence]
@@ -129,3 +139,25 @@ class ReportAnalysis:
 
     def section_sentences(self, section: Section) -> list[Sentence]:
         return [s for s in self.sentences if s.section == section]
+
+    def __repr__(self) -> str:
+        from radgenome.anatomy import load_hierarchy
+
+        h = load_hierarchy()
+        disorders = ", ".join(self.disorders) or "none"
+        lines = [
+            f"<ReportAnalysis {self.volume!r} ({self.backend}): {len(self.sentences)} sentences, "
+            f"disorders: {disorders}>"
+        ]
+        for s in self.sentences:
+            lines.append(f"  [{s.index}] {s.section.value}: {s.text!r}")
+            paths = [p for n in s.nodes for p in (h.paths(n) if n in h else (n,))]
+            if paths:
+                lines.append(f"      {', '.join(paths)}")
+            for f in s.findings:
+                sizes = ", ".join(m.text for m in f.measurements)
+                lines.append(f"      {_MARK[f.polarity]} {f.phrase}" + (f" ({sizes})" if sizes else ""))
+        return "\n".join(lines)
+
+
+_MARK = {Polarity.PRESENT: "+", Polarity.ABSENT: "-", Polarity.UNCERTAIN: "?"}
