@@ -24,9 +24,10 @@ from radgenome.segment.precomputed import (
     totalseg_name_map,
     totalseg_total_classes,
 )
+from radgenome.segment.radgenome_layout import write_radgenome_layout
 from radgenome.segment.registry import get_segmenter
-from radgenome.segment.sat import SATSegmenter, default_prompts, jsonl_line, sat_input_grid
-from radgenome.segment.satspace import write_radgenome_layout
+from radgenome.segment.sat import SATSegmenter, default_prompts, jsonl_line
+from radgenome.segment.satspace import sat_input_grid
 from radgenome.segment.totalseg import TotalSegmentatorSegmenter, import_totalseg_output, missing_weights
 
 TS_WITHOUT_COUNTERPART = {"sacrum", "hip_left", "hip_right", "brain", "skull"}

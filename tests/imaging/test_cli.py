@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from radgenome.cli import app
-from radgenome.segment.run import discover_inputs
+from radgenome.corpus.inputs import discover_inputs
 
 runner = CliRunner()
 

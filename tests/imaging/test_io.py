@@ -19,7 +19,8 @@ from radgenome.segment.io import (
     read_segmentation,
     write_segmentation,
 )
-from radgenome.segment.satspace import body_bbox, resample_labels, sat_grid, to_sat_space, write_radgenome_layout
+from radgenome.segment.radgenome_layout import write_radgenome_layout
+from radgenome.segment.satspace import body_bbox, resample_labels, sat_grid, to_sat_space
 
 SIDE_KEYS = {"labels", "backend", "version", "settings", "space", "source", "stats", "warnings"}
 STAT_KEYS = {"voxels", "volume_ml", "bbox_ijk", "centroid_mm", "method", "confidence"}

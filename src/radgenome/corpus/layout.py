@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from radgenome.corpus.inputs import discover_inputs
 from radgenome.corpus.metadata import MetadataRow, read_metadata, volume_stem
 from radgenome.corpus.reports import ReportTableError, read_reports
 from radgenome.model import Report
@@ -116,15 +117,13 @@ def ctrate_paths(root: Path) -> tuple[list[Path], list[Path], list[Path], list[P
 
 def find_volumes(roots: list[Path]) -> tuple[dict[str, Path], list[CorpusIssue]]:
     """``{stem: path}`` of NIfTI files (recursive) and DICOM series folders under ``roots``."""
-    from radgenome.segment.run import discover_inputs
-
     cases, problems = discover_inputs(list(roots))
     issues: list[CorpusIssue] = []
     for p in problems:
         if "already used by" in p.message:
-            issues.append(CorpusIssue("duplicate_volume", volume_stem(Path(p.case).name), p.case, p.message))
+            issues.append(CorpusIssue("duplicate_volume", volume_stem(Path(p.path).name), p.path, p.message))
         else:
-            issues.append(CorpusIssue("unreadable_input", "", p.case, p.message))
+            issues.append(CorpusIssue("unreadable_input", "", p.path, p.message))
     return {c.stem: c.path for c in cases}, issues
 
 

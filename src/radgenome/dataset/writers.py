@@ -193,7 +193,7 @@ def _sat_labels(
 def write_layout(out: Path, rec: CaseRecord) -> Path | None:
     """``OUT/seg_<stem>/<name>.nii.gz`` in SAT space; skipped when already written from the same label map."""
     from radgenome.segment.io import read_segmentation
-    from radgenome.segment.satspace import write_radgenome_layout
+    from radgenome.segment.radgenome_layout import write_radgenome_layout
 
     if rec.masks.labelmap is None:
         return None

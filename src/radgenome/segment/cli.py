@@ -82,9 +82,19 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
         out: Annotated[Path, typer.Option("-o", "--out", help="Output binary mask .nii.gz.")],
     ) -> None:
         """Write the binary mask of a hierarchy node / region (union of its structures)."""
-        from radgenome.regions import run_mask_command
+        from rich.console import Console
 
-        raise typer.Exit(run_mask_command(str(labelmap), path, str(out)))
+        from radgenome.anatomy import UnknownNodeError
+        from radgenome.regions import NotAMaskError
+        from radgenome.segment.io import write_region_mask
+
+        console = Console(stderr=True)
+        try:
+            written = write_region_mask(labelmap, path, out)
+        except (NotAMaskError, UnknownNodeError, ValueError, OSError) as exc:
+            console.print(f"[red]error:[/red] {exc}")
+            raise typer.Exit(1) from exc
+        console.print(f"{path}: {written.status}, {written.voxels} voxels -> {written.path}")
 
     @eval_app.command("seg")
     def eval_seg(

@@ -11,6 +11,7 @@ a half-written output that a resumed run would mistake for a finished one.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -21,7 +22,7 @@ from radgenome.atomic import atomic_write_bytes
 from radgenome.corpus.metadata import volume_stem
 from radgenome.corpus.volume import from_canonical, nifti_bytes, read_nifti_image
 from radgenome.model import CTVolume, Segmentation
-from radgenome.regions import label_profiles, structure_stats
+from radgenome.regions import RegionStatus, label_profiles, region_mask, region_status, structure_stats
 
 Space = Literal["native", "sat"]
 GZIP_LEVEL = 2
@@ -232,3 +233,29 @@ def read_segmentation(nii_path: str | Path) -> tuple[np.ndarray, np.ndarray, dic
         sidecar = json.loads(side.read_text(encoding="utf-8"))
         labels = {int(k): str(v) for k, v in sidecar.get("labels", {}).items()}
     return labelmap, np.asarray(img.affine, dtype=np.float64), labels, sidecar
+
+
+@dataclass(frozen=True)
+class RegionMaskFile:
+    """A binary region mask written by :func:`write_region_mask`."""
+
+    path: Path
+    region: str
+    """The node, RadGenome path or top-level region asked for."""
+    status: RegionStatus
+    voxels: int
+
+
+def write_region_mask(labelmap_path: str | Path, node_or_path: str, out_path: str | Path) -> RegionMaskFile:
+    """Write the binary mask of a node / RadGenome path / top-level region of a §1.2 label map, on its grid.
+
+    Raises ``ValueError`` when the label map has no sidecar with labels, :class:`~radgenome.regions.NotAMaskError`
+    for ``others`` and ``UnknownNodeError`` for a name outside the hierarchy and the mask vocabulary.
+    """
+    labelmap, affine, labels, _ = read_segmentation(labelmap_path)
+    if not labels:
+        raise ValueError(f"{labelmap_path}: no sidecar JSON with 'labels' next to the label map")
+    mask = region_mask(labelmap, labels, node_or_path)
+    status = region_status(labelmap, labels, node_or_path)
+    path = write_mask(mask, affine, out_path)
+    return RegionMaskFile(path, node_or_path, status, int(np.count_nonzero(mask)))

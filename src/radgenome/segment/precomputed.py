@@ -33,7 +33,7 @@ from radgenome.corpus.metadata import volume_stem
 from radgenome.corpus.volume import VolumeReadError, read_nifti_image, to_canonical
 from radgenome.model import CTVolume, Segmentation, StructureInfo
 from radgenome.segment.base import SegmentationError
-from radgenome.segment.satspace import resample_labels
+from radgenome.segment.satspace import resample_labels, sat_grid, sat_input_grid
 
 NameMap = Literal["auto", "totalseg", "none"]
 VERSION = "1"
@@ -290,9 +290,6 @@ def identity_grid_affine(folder: Path, volume: CTVolume) -> np.ndarray | None:
     shape = tuple(int(s) for s in img.shape[:3])
     if volume.original_shape is not None and shape == tuple(volume.original_shape):
         return volume.original_affine
-    from radgenome.segment.sat import sat_input_grid
-    from radgenome.segment.satspace import sat_grid
-
     grid, _ = sat_input_grid(volume)
     if shape == grid.shape:
         return grid.affine

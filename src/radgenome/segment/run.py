@@ -7,14 +7,13 @@ unavailable, nothing to do).
 
 from __future__ import annotations
 
-import os
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from radgenome.corpus.dicom import looks_like_dicom_dir
+from radgenome.corpus.inputs import InputCase, discover_inputs
 from radgenome.corpus.metadata import MetadataRow, read_metadata, volume_stem
 from radgenome.segment.base import BackendUnavailableError, SegmentationError, Segmenter
 
@@ -23,13 +22,6 @@ EXIT_FATAL = 1
 EXIT_SOME_FAILED = 3
 
 Status = Literal["done", "skipped", "failed"]
-
-
-@dataclass(frozen=True)
-class InputCase:
-    path: Path
-    stem: str
-    kind: Literal["nifti", "dicom"]
 
 
 @dataclass
@@ -52,56 +44,6 @@ class SegmentJob:
     dicom_series: Literal["error", "largest"] = "error"
     layout: bool = False
     """Also write RadGenome's seg_<stem>/ mask layout next to the label map."""
-
-
-def _is_nifti(p: Path) -> bool:
-    return p.is_file() and (p.name.endswith(".nii.gz") or p.name.endswith(".nii"))
-
-
-def discover_inputs(paths: list[Path]) -> tuple[list[InputCase], list[CaseResult]]:
-    """NIfTI files, folders of them (searched recursively) and DICOM series folders -> cases.
-
-    Returns (cases, problems): a path that yields nothing, or a stem seen twice, is a failed case.
-    """
-    cases: list[InputCase] = []
-    problems: list[CaseResult] = []
-    for raw in paths:
-        p = Path(raw)
-        if _is_nifti(p):
-            cases.append(InputCase(p, volume_stem(p.name), "nifti"))
-        elif p.is_dir():
-            found: list[InputCase] = []
-            for root, dirs, files in os.walk(p):
-                dirs.sort()
-                rp = Path(root)
-                for name in sorted(files):
-                    fp = rp / name
-                    if _is_nifti(fp):
-                        found.append(InputCase(fp, volume_stem(name), "nifti"))
-                if looks_like_dicom_dir(rp):
-                    found.append(InputCase(rp, rp.name, "dicom"))
-            if not found:
-                problems.append(CaseResult(str(p), "failed", "no NIfTI files or DICOM series found"))
-            cases.extend(found)
-        elif p.exists():
-            problems.append(CaseResult(str(p), "failed", "not a .nii/.nii.gz file or a folder"))
-        else:
-            problems.append(CaseResult(str(p), "failed", "no such file or folder"))
-    seen: dict[str, Path] = {}
-    unique: list[InputCase] = []
-    for c in cases:
-        if c.stem in seen:
-            problems.append(
-                CaseResult(
-                    str(c.path),
-                    "failed",
-                    f"stem {c.stem!r} already used by {seen[c.stem]} (outputs would collide)",
-                )
-            )
-            continue
-        seen[c.stem] = c.path
-        unique.append(c)
-    return unique, problems
 
 
 _SEGMENTERS: dict[tuple[str, str], Segmenter] = {}
@@ -132,7 +74,7 @@ def segment_case(job: SegmentJob, case: InputCase, row: MetadataRow | None = Non
         outputs = [str(nii), str(side)]
         if job.layout:
             from radgenome.segment.io import read_segmentation
-            from radgenome.segment.satspace import write_radgenome_layout
+            from radgenome.segment.radgenome_layout import write_radgenome_layout
 
             labelmap, affine, labels, _ = read_segmentation(nii)
             write_radgenome_layout(labelmap, affine, labels, job.out_dir / f"seg_{case.stem}")
@@ -212,7 +154,8 @@ def run_segment(
         except (OSError, ValueError) as exc:
             console.print(f"[red]fatal:[/red] metadata: {exc}")
             return EXIT_FATAL
-    cases, results = discover_inputs(list(inputs))
+    cases, problems = discover_inputs(list(inputs))
+    results = [CaseResult(p.path, "failed", p.message) for p in problems]
     if not cases and not results:
         console.print("[red]fatal:[/red] no inputs")
         return EXIT_FATAL

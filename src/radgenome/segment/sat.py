@@ -25,13 +25,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from radgenome.anatomy import load_hierarchy, mask_names
 from radgenome.model import CTVolume, Segmentation
 from radgenome.segment.base import BackendUnavailableError, SegmentationError
 from radgenome.segment.precomputed import build_segmentation, import_mask_folder
-from radgenome.segment.satspace import Grid, resample_ct, sat_grid
+from radgenome.segment.satspace import Grid, sat_input_grid
 
 DATASET_NAME = "radgenome"
 
@@ -40,24 +38,6 @@ def default_prompts() -> list[str]:
     """RadGenome mask names without children in the hierarchy (finest, non-overlapping structures)."""
     h = load_hierarchy()
     return [n for n in mask_names() if not h.children.get(n)]
-
-
-def sat_input_grid(volume: CTVolume) -> tuple[Grid, np.ndarray]:
-    """(grid, HU array) of the image radgenome gives SAT: RAS 1x1x3 mm, cropped to the voxels > 0 HU."""
-    grid = sat_grid(volume)
-    hu = resample_ct(volume.hu, volume.affine, grid.shape, grid.affine)
-    fg = np.nonzero(hu > 0)
-    if fg[0].size == 0:
-        raise SegmentationError(
-            f"{volume.case_id}: no voxel above 0 HU; SAT's foreground crop would be empty"
-        )
-    lo = np.array([int(a.min()) for a in fg])
-    hi = np.array([int(a.max()) + 1 for a in fg])
-    cropped = hu[lo[0] : hi[0], lo[1] : hi[1], lo[2] : hi[2]]
-    affine = grid.affine.copy()
-    affine[:3, 3] = grid.affine[:3, :3] @ lo + grid.affine[:3, 3]
-    shape = (int(cropped.shape[0]), int(cropped.shape[1]), int(cropped.shape[2]))
-    return Grid(shape=shape, affine=affine), np.rint(cropped).astype(np.int16)
 
 
 def jsonl_line(image: Path, prompts: list[str], dataset: str = DATASET_NAME) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""RadGenome's SAT space: RAS, 1x1x3 mm, cropped to the body — and the ``seg_<stem>/`` mask layout.
+"""RadGenome's SAT space: RAS, 1x1x3 mm, cropped to the body (its mask layout: ``segment.radgenome_layout``).
 
 RadGenome-Chest CT's volumes and masks come from SAT's preprocessing (RAS orientation, 1x1x3 mm spacing,
 foreground crop). :func:`sat_grid` builds that grid for a :class:`CTVolume` (body = largest connected
@@ -10,12 +10,12 @@ onto the input grid and vice versa.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 from scipy import ndimage
 
 from radgenome.model import CTVolume
+from radgenome.segment.base import SegmentationError
 
 SAT_SPACING: tuple[float, float, float] = (1.0, 1.0, 3.0)
 BODY_THRESHOLD_HU = -500.0
@@ -143,41 +143,19 @@ def to_sat_space(volume: CTVolume, grid: Grid | None = None) -> CTVolume:
     )
 
 
-def layout_names(labels: dict[int, str], include_parents: bool = True) -> list[str]:
-    """Names written by :func:`write_radgenome_layout`: the structures, the parent mask names that have a
-    present descendant, and the 10 anatomical top-level regions."""
-    from radgenome.anatomy import ANATOMICAL_REGIONS, load_hierarchy
-    from radgenome.anatomy.vocabulary import is_mask_name
-
-    h = load_hierarchy()
-    names = set(labels.values())
-    if include_parents:
-        for name in list(labels.values()):
-            if name in h:
-                names.update(a for a in h.ancestors(name) if is_mask_name(a))
-    names.update(ANATOMICAL_REGIONS)
-    return sorted(names)
-
-
-def write_radgenome_layout(
-    labelmap: np.ndarray,
-    affine: np.ndarray,
-    labels: dict[int, str],
-    out_dir: str | Path,
-    include_parents: bool = True,
-) -> list[Path]:
-    """Write RadGenome's ``seg_<stem>/`` layout into ``out_dir``: one binary ``<name>.nii.gz`` per structure,
-    per parent mask name with a present descendant, and per anatomical top-level region (unions)."""
-    from radgenome.regions import NotAMaskError, region_mask
-    from radgenome.segment.io import write_mask
-
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written: list[Path] = []
-    for name in layout_names(labels, include_parents):
-        try:
-            mask = region_mask(labelmap, labels, name)
-        except (NotAMaskError, KeyError):
-            continue
-        written.append(write_mask(mask, affine, out_dir / f"{name}.nii.gz"))
-    return written
+def sat_input_grid(volume: CTVolume) -> tuple[Grid, np.ndarray]:
+    """(grid, HU array) of the image radgenome gives SAT: RAS 1x1x3 mm, cropped to the voxels > 0 HU."""
+    grid = sat_grid(volume)
+    hu = resample_ct(volume.hu, volume.affine, grid.shape, grid.affine)
+    fg = np.nonzero(hu > 0)
+    if fg[0].size == 0:
+        raise SegmentationError(
+            f"{volume.case_id}: no voxel above 0 HU; SAT's foreground crop would be empty"
+        )
+    lo = np.array([int(a.min()) for a in fg])
+    hi = np.array([int(a.max()) + 1 for a in fg])
+    cropped = hu[lo[0] : hi[0], lo[1] : hi[1], lo[2] : hi[2]]
+    affine = grid.affine.copy()
+    affine[:3, 3] = grid.affine[:3, :3] @ lo + grid.affine[:3, 3]
+    shape = (int(cropped.shape[0]), int(cropped.shape[1]), int(cropped.shape[2]))
+    return Grid(shape=shape, affine=affine), np.rint(cropped).astype(np.int16)
