@@ -22,7 +22,7 @@ from radgenome.review.sample import write_sample_output
 
 
 def mask_timing(tmp: Path) -> dict[str, float]:
-    from radgenome.pipeline.record import read_record
+    from radgenome.model import read_record
     from radgenome.review.volumes import Volumes
 
     out = tmp / "big"

@@ -213,7 +213,7 @@ def test_sat_unavailable(tmp_path: Path) -> None:
     with pytest.raises(BackendUnavailableError, match="no SAT checkout at") as err:
         SATSegmenter(tmp_path / "nope", tmp_path / "ck.pth", tmp_path / "te.pth")
     assert "checkpoint not found" in str(err.value) and "huggingface.co/zzh99/SAT" in str(err.value)
-    with pytest.raises(BackendUnavailableError, match="--sat-dir"):
+    with pytest.raises(BackendUnavailableError, match="sat_dir"):
         get_segmenter("sat")
 
 
@@ -265,7 +265,7 @@ def test_map_names_auto_keeps_vocabulary_and_flags_extras() -> None:
 def test_registry() -> None:
     with pytest.raises(ValueError, match="unknown segmentation backend"):
         get_segmenter("magic")
-    with pytest.raises(BackendUnavailableError, match="--precomputed-dir"):
+    with pytest.raises(BackendUnavailableError, match="source_dir"):
         get_segmenter("precomputed")
     with pytest.raises(BackendUnavailableError, match="totalseg"):
         get_segmenter("totalsegmentator")

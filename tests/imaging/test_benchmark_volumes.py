@@ -38,7 +38,7 @@ def test_reference_labels_round_trip_through_the_writer(bench: Path, tmp_path: P
     (pre / "dicom.json").write_text(json.dumps({"1": "right lung", "2": "left lung"}))
     volume = read_ct(bench / CASE / "dicom")
     seg = PrecomputedSegmenter(pre).segment(volume)
-    nii, _ = write_segmentation(seg, volume, tmp_path / "out")
+    nii = write_segmentation(seg, volume, tmp_path / "out").labelmap
     rows = {r.name: r.dice for r in evaluate_seg(nii, ref, {"right lung": [1], "left lung": [2], "lung": [1, 2]})}
     assert rows == {"right lung": 1.0, "left lung": 1.0, "lung": 1.0}
     # the right lung is on the patient's right (+x world) — from the affine, not the array order

@@ -43,7 +43,8 @@ def test_label_map_lands_on_the_input_grid(h: Any, tmp_path: Path, codes: str) -
     lab_in, _ = h.reorient(labels, h.ras_affine(), codes)
     v = read_ct(h.write_nifti(tmp_path / "case.nii.gz", arr, aff))
     # the backend works on the canonical grid: its labels equal the canonical truth
-    nii, side = write_segmentation(lung_seg(labels), v, tmp_path / "out")
+    written = write_segmentation(lung_seg(labels), v, tmp_path / "out")
+    nii, side = written.labelmap, written.sidecar
     img = nib.load(nii)
     np.testing.assert_allclose(img.affine, aff, atol=1e-5)
     assert img.shape == arr.shape
@@ -64,7 +65,8 @@ def test_sidecar_contract(h: Any, tmp_path: Path) -> None:
     seg.info["body"] = StructureInfo("threshold", 0.4, extra=True)
     seg.labels[4] = "thyroid gland"
     seg.info["thyroid gland"] = StructureInfo("none", 0.1)
-    nii, side = write_segmentation(seg, v, tmp_path)
+    written = write_segmentation(seg, v, tmp_path)
+    nii, side = written.labelmap, written.sidecar
     d = json.loads(side.read_text())
     assert set(d) >= SIDE_KEYS
     assert d["labels"] == {"1": "left lung", "2": "right lung", "3": "body", "4": "thyroid gland"}
@@ -110,7 +112,7 @@ def test_uint16_when_many_labels(h: Any, tmp_path: Path) -> None:
         "t",
         "0",
     )
-    nii, _ = write_segmentation(seg, v, tmp_path)
+    nii = write_segmentation(seg, v, tmp_path).labelmap
     img = nib.load(nii)
     assert img.get_data_dtype() == np.uint16
     assert int(np.asarray(img.dataobj).max()) == 300
@@ -127,7 +129,8 @@ def test_sat_space_grid_and_output(h: Any, tmp_path: Path) -> None:
     assert np.all(np.array(grid.shape) * np.array([1.0, 1.0, 3.0]) >= body_extent_mm)
     sat = to_sat_space(v, grid)
     assert sat.hu.shape == grid.shape and sat.meta["space"] == "sat"
-    nii, side = write_segmentation(lung_seg(labels), v, tmp_path / "sat", space="sat")
+    written = write_segmentation(lung_seg(labels), v, tmp_path / "sat", space="sat")
+    nii, side = written.labelmap, written.sidecar
     img = nib.load(nii)
     assert img.shape == grid.shape
     np.testing.assert_allclose(img.affine, grid.affine)

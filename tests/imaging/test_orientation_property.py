@@ -44,7 +44,7 @@ def test_any_orientation_round_trips(h: Any, codes: str, seed: int) -> None:
             "t",
             "0",
         )
-        nii, _ = write_segmentation(seg, v, Path(tmp) / "out")
+        nii = write_segmentation(seg, v, Path(tmp) / "out").labelmap
         img = nib.load(nii)
         np.testing.assert_array_equal(np.asarray(img.dataobj), lab_in)
         np.testing.assert_allclose(img.affine, aff, atol=1e-5)

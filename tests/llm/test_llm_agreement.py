@@ -11,7 +11,9 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from typer.testing import CliRunner
 
+from radgenome.cli import app
 from radgenome.dataset.sentences_parquet import SCHEMA
 from radgenome.eval.agreement import (
     QUEUE_COLUMNS,
@@ -19,7 +21,6 @@ from radgenome.eval.agreement import (
     cohen_kappa,
     compare,
     read_sentences,
-    run_agreement_eval,
 )
 
 
@@ -103,10 +104,15 @@ def test_compare_metrics(outputs: tuple[Path, Path]) -> None:
     assert kinds == ["findings", "nodes", "only_a", "only_b"]
 
 
-def test_run_writes_the_queue(outputs: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def _agreement(a: Path, b: Path, *args: str) -> Any:
+    return CliRunner().invoke(app, ["eval", "agreement", str(a), str(b), *args])
+
+
+def test_run_writes_the_queue(outputs: tuple[Path, Path], tmp_path: Path) -> None:
     queue = tmp_path / "review" / "queue.csv"
-    assert run_agreement_eval(*outputs, out=queue) == 0
-    printed = capsys.readouterr().out
+    res = _agreement(*outputs, "-o", str(queue))
+    assert res.exit_code == 0, res.output
+    printed = res.output
     assert "per top-level region" in printed and "kappa" in printed and "disagreeing sentences: 4" in printed
     with queue.open(newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
@@ -119,10 +125,10 @@ def test_run_writes_the_queue(outputs: tuple[Path, Path], tmp_path: Path, capsys
     assert nodes_row["backend_b"] == "llm"
 
 
-def test_text_mismatch_and_missing_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_text_mismatch_and_missing_input(tmp_path: Path) -> None:
     a = _write(tmp_path / "a", [_row("v", 0, "One.", ["heart"], [])])
     b = _write(tmp_path / "b", [_row("v", 0, "Another.", ["heart"], [])])
     rep = compare(read_sentences(a), read_sentences(b / "sentences.parquet"))
     assert rep.matched == 0 and rep.text_differs == 1 and rep.queue[0]["disagreement"] == "text_differs"
-    assert run_agreement_eval(a, tmp_path / "nowhere") == 2
-    assert "no sentences.parquet" in capsys.readouterr().err
+    res = _agreement(a, tmp_path / "nowhere")
+    assert res.exit_code == 2 and "no sentences.parquet" in res.output

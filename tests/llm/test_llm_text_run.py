@@ -7,11 +7,12 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+from typer.testing import CliRunner
 
-from radgenome.eval.agreement import run_agreement_eval
+from radgenome.cli import app
+from radgenome.pipeline.text_run import run_text
 from radgenome.text.llm.settings import LLMSettings
 from radgenome.text.llm.testing import Reply, ScriptedServer
-from radgenome.text.run import run_text_command
 
 pytest.importorskip("openai")
 
@@ -58,21 +59,27 @@ def _answer(sentence: str) -> Reply:
 
 def test_hybrid_and_llm_runs(reports_csv: Path, tmp_path: Path) -> None:
     with ScriptedServer(default=_answer) as srv:
-        assert run_text_command(reports_csv, tmp_path / "rules", backend="rules") == 0
+        assert not run_text(reports_csv, tmp_path / "rules", backend="rules").failed
 
         def settings(mode: str) -> LLMSettings:
             return LLMSettings(base_url=srv.url, model="m", mode=mode, cache_dir=tmp_path / "cache", timeout_s=5)
 
-        assert run_text_command(reports_csv, tmp_path / "hybrid", backend="hybrid", llm=settings("hybrid")) == 0
+        hybrid_run = run_text(reports_csv, tmp_path / "hybrid", backend="hybrid",
+                              backend_options={"settings": settings("hybrid")})
+        assert not hybrid_run.failed and hybrid_run.provenance["llm_stats"]["answered"] == 1
         assert [r.sentence for r in srv.requests] == [CONTEXT_SENTENCE]  # the only low-confidence sentence
         context_turn = srv.requests[0].body["messages"][-1]["content"]
         assert context_turn.startswith("Previous sentence: A 5 mm nodule is seen in the right upper lobe.")
 
-        assert run_text_command(reports_csv, tmp_path / "llm", backend="llm", llm=settings("llm")) == 0
+        args = ["--backend", "llm", "--llm-base-url", srv.url, "--llm-model", "m",
+                "--llm-cache", str(tmp_path / "cache"), "--llm-timeout", "5"]
+        res = CliRunner().invoke(app, ["text", str(reports_csv), "-o", str(tmp_path / "llm"), *args])
+        assert res.exit_code == 0, res.output
         sent = {r.sentence for r in srv.requests}
         assert "Cough." not in sent and len(srv.requests) == len(sent)  # identical texts asked once
         n = srv.count()
-        assert run_text_command(reports_csv, tmp_path / "llm2", backend="llm", llm=settings("llm")) == 0
+        again = run_text(reports_csv, tmp_path / "llm2", backend="llm", backend_options={"settings": settings("llm")})
+        assert not again.failed
         assert srv.count() == n  # all from the cache
 
     rules = pq.read_table(tmp_path / "rules" / "sentences.parquet")
@@ -91,6 +98,9 @@ def test_hybrid_and_llm_runs(reports_csv: Path, tmp_path: Path) -> None:
     assert by_text[CONTEXT_SENTENCE]["prompt_version"].startswith("v1-")
 
     queue = tmp_path / "queue.csv"
-    assert run_agreement_eval(tmp_path / "rules", tmp_path / "llm", queue) == 0
+    res = CliRunner().invoke(
+        app, ["eval", "agreement", str(tmp_path / "rules"), str(tmp_path / "llm"), "-o", str(queue)]
+    )
+    assert res.exit_code == 0, res.output
     rows = list(csv.DictReader(queue.open(encoding="utf-8")))
     assert any(r["text"] == "Stable nodule." for r in rows)  # rules: "stable nodule"; model: "nodule"

@@ -70,14 +70,16 @@ def _write_dicom_series(folder, hu: np.ndarray, spacing: float = 4.0) -> None:
 
 
 def test_dicom_series_ct_is_served_as_nifti(sample_out, tmp_path) -> None:
-    from radgenome.pipeline.record import read_record
+    import dataclasses
+
+    from radgenome.model import read_record
     from radgenome.review.volumes import Volumes
 
     rec = read_record(sample_out / "cases" / "valid_1_a_1.json")
     hu = np.full((24, 20, 16), -1000, dtype=np.int16)
     hu[6:18, 5:15, 4:12] = 40
     _write_dicom_series(tmp_path / "series", hu)
-    vols = Volumes(sample_out, {"dcm": rec.model_copy(update={"stem": "dcm", "volume_path": str(tmp_path / "series")})})
+    vols = Volumes(sample_out, {"dcm": dataclasses.replace(rec, stem="dcm", volume_path=str(tmp_path / "series"))})
     img = _nifti(vols.ct_dicom_bytes("dcm"))
     data = np.asarray(img.dataobj)
     assert data.shape == (24, 20, 16)

@@ -12,7 +12,7 @@ import pytest
 
 from radgenome.eval.grounding import load_predictions, read_region_rows, score_grounding
 from radgenome.eval.negations import find_violations
-from radgenome.text.run import run_text
+from radgenome.pipeline.text_run import run_text
 
 
 @pytest.fixture(scope="module")

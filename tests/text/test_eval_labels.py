@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from radgenome.cli import app
-from radgenome.eval.labels import LabelScore, run_labels_eval, score_labels
+from radgenome.eval.labels import LabelInputError, LabelScore, evaluate_labels, score_labels
 from radgenome.text.labels import LABELS
 
 
@@ -61,7 +61,7 @@ def _flags(row: dict[str, int]) -> list[int]:
     return [row[label] for label in LABELS]
 
 
-def test_run_without_pred_labels_report_text(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_run_without_pred_labels_report_text(tmp_path: Path) -> None:
     gold = _write(
         tmp_path / "gold.csv",
         ["VolumeName", "report_text", *LABELS],
@@ -70,12 +70,13 @@ def test_run_without_pred_labels_report_text(tmp_path: Path, capsys: pytest.Capt
             ["", "Bilateral pleural effusion.", *_flags(_row(Pleural_effusion=1))],
         ],
     )
-    assert run_labels_eval(gold, None) == 0
-    out = capsys.readouterr().out
-    assert "macro-F1 1.0000" in out and "n=2" in out
+    ev = evaluate_labels(gold, None)
+    assert ev.scores.macro_f1 == 1.0 and ev.scores.n == 2 and ev.source == "extract_labels(report_text)"
+    res = CliRunner().invoke(app, ["eval", "labels", str(gold)])
+    assert res.exit_code == 0 and "macro-F1 1.0000" in res.output and "n=2" in res.output
 
 
-def test_run_with_pred_joins_on_volume(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_run_with_pred_joins_on_volume(tmp_path: Path) -> None:
     gold = _write(
         tmp_path / "gold.csv",
         ["VolumeName", *LABELS],
@@ -86,18 +87,23 @@ def test_run_with_pred_joins_on_volume(tmp_path: Path, capsys: pytest.CaptureFix
         ["VolumeName", *LABELS],
         [["valid_2_a_1", *_flags(_row(Emphysema=1))], ["valid_1_a_1", *_flags(_row(Emphysema=1))]],
     )
-    assert run_labels_eval(gold, pred) == 0
-    out = capsys.readouterr().out
+    ev = evaluate_labels(gold, pred)
+    assert (ev.joined, ev.gold_rows, ev.unjoined, ev.scores.n) == (2, 3, 1, 2)
+    out = CliRunner().invoke(app, ["eval", "labels", str(gold), str(pred)]).output
     assert "joined 2 of 3 gold rows" in out and "1 could not be joined" in out
     assert "n=2" in out
 
 
 def test_run_reports_bad_input(tmp_path: Path) -> None:
     no_text = _write(tmp_path / "g.csv", ["VolumeName", *LABELS], [["a", *_flags(_row())]])
-    assert run_labels_eval(no_text, None) == 2
+    with pytest.raises(LabelInputError, match="no report_text column"):
+        evaluate_labels(no_text, None)
     missing_cols = _write(tmp_path / "h.csv", ["VolumeName", "report_text"], [["a", "x"]])
-    assert run_labels_eval(missing_cols, None) == 2
-    assert run_labels_eval(tmp_path / "absent.csv", None) == 2
+    with pytest.raises(LabelInputError, match="missing columns"):
+        evaluate_labels(missing_cols, None)
+    for bad in (no_text, missing_cols, tmp_path / "absent.csv"):
+        res = CliRunner().invoke(app, ["eval", "labels", str(bad)])
+        assert res.exit_code == 2 and "error:" in res.output
 
 
 def test_cli_eval_labels(tmp_path: Path) -> None:

@@ -19,11 +19,10 @@ from typing import Any, Literal
 
 import numpy as np
 
-from radgenome.dataset.mask_refs import resolve_path
-from radgenome.dataset.writers import QA_FILE, SENTENCES_FILE
+from radgenome.model import OutputLayout
 
 Table = Literal["sentences", "qa"]
-TABLE_FILES: dict[str, str] = {"sentences": SENTENCES_FILE, "qa": QA_FILE}
+TABLE_FILES: dict[str, str] = {"sentences": OutputLayout.GROUNDED_SENTENCES, "qa": OutputLayout.QA_PAIRS}
 
 
 class MaskUnavailableError(LookupError):
@@ -103,7 +102,7 @@ class RadGenomeDataset:
         key = (str(row["volume_path"]), row.get("labelmap"))
         if self._cache is not None and self._cache[0] == key:
             return self._cache[1]
-        ct_path = resolve_path(self.out_dir, str(row["volume_path"]))
+        ct_path = OutputLayout(self.out_dir).resolve(str(row["volume_path"]))
         if not ct_path.exists():
             raise FileNotFoundError(f"{row['volume']}: CT volume {ct_path} is missing")
         ct = read_ct(ct_path)

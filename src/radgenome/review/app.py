@@ -214,7 +214,7 @@ def create_app(
         out_item = item_dict(item)
         highlight = set(out_item["sentence_indices"])
         out_item["report"] = [
-            {"index": s["index"], "section": s["section"], "text": s["text"], "highlight": s["index"] in highlight}
+            {"index": s.index, "section": s.section.value, "text": s.text, "highlight": s.index in highlight}
             for s in rec.sentences
         ]
         out_item["has_ct"] = _has(volumes.ct_path, item.stem)

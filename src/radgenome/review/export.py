@@ -22,8 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from radgenome.dataset.tables import write_csv_atomic, write_radgenome_tables
-from radgenome.model import Finding, ReportAnalysis, Sentence
-from radgenome.pipeline.record import CaseRecord, analysis_from_record
+from radgenome.model import CaseRecord, Finding, ReportAnalysis, Sentence
 from radgenome.review.queue import active_decisions, signature
 from radgenome.review.sources import load_records, node_path
 from radgenome.review.store import Decision, Item, Store, User
@@ -99,7 +98,7 @@ def _fresh_findings(text: str, nodes: tuple[str, ...]) -> list[Finding]:
 
 def verified_analysis(rec: CaseRecord, verdicts: dict[str, Verdict]) -> ReportAnalysis | None:
     """The case's analysis reduced to its verified sentence items, corrections applied; None if none."""
-    analysis = analysis_from_record(rec)
+    analysis = rec.analysis
     mine = [v for v in verdicts.values() if v.item.kind == "sentence" and v.item.volume == rec.volume]
     if not mine:
         return None

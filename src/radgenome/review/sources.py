@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from radgenome.anatomy import TOP_LEVEL_REGIONS, UnknownNodeError, load_hierarchy
-from radgenome.pipeline.record import CaseRecord, read_record
+from radgenome.model import CaseRecord, Sentence, read_record
 
 QA_PARQUET = Path("dataset") / "qa_pairs.parquet"
 _GROUNDED = ("findings", "impressions")
@@ -78,10 +78,10 @@ def node_path(node: str) -> tuple[str, str]:
     return path, path.split("/", 1)[0]
 
 
-def grounded_sentence_dicts(rec: CaseRecord) -> list[dict[str, Any]]:
+def grounded_sentence_dicts(rec: CaseRecord) -> list[Sentence]:
     """The sentences feeding the region tables: the findings, or the impression when there are none."""
     for section in _GROUNDED:
-        sents = [s for s in rec.sentences if s.get("section") == section and s.get("nodes")]
+        sents = [s for s in rec.sentences if s.section.value == section and s.nodes]
         if sents:
             return sents
     return []
@@ -89,8 +89,8 @@ def grounded_sentence_dicts(rec: CaseRecord) -> list[dict[str, Any]]:
 
 def sentence_items(rec: CaseRecord) -> Iterator[ItemSpec]:
     for sent in grounded_sentence_dicts(rec):
-        index = int(sent["index"])
-        for node in sent["nodes"]:
+        index = sent.index
+        for node in sent.nodes:
             flags = [f for f in rec.flags if f.sentence_index == index and (f.node is None or f.node == node)]
             link = rec.node_masks.get(node)
             path, region = node_path(node)
@@ -106,7 +106,7 @@ def sentence_items(rec: CaseRecord) -> Iterator[ItemSpec]:
                 node=node,
                 path=path,
                 region=region,
-                text=str(sent["text"]),
+                text=sent.text,
                 answer="",
                 flagged=bool(flags),
                 flags="\n".join(f"{f.kind}: {f.detail}".rstrip(": ") for f in flags),

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from radgenome.corpus.volume import nifti_bytes
-from radgenome.pipeline.record import CaseRecord
+from radgenome.model import CaseRecord
 from radgenome.regions import NotAMaskError, region_mask
 from radgenome.segment.io import read_segmentation
 

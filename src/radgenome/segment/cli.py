@@ -1,4 +1,4 @@
-"""Imaging commands for the ``radgenome`` CLI: ``segment``, ``mask``, ``eval seg`` (registered by cli.py)."""
+"""Imaging commands for the ``radgenome`` CLI: ``segment`` and ``mask`` (registered by cli.py)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from typing import Annotated, Any
 import typer
 
 
-def register(app: typer.Typer, eval_app: typer.Typer) -> None:
-    """Add the imaging commands to the main app and to ``radgenome eval``."""
+def register(app: typer.Typer) -> None:
+    """Add ``segment`` and ``mask`` to the main app."""
 
     @app.command()
     def segment(
@@ -46,6 +46,13 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
 
         if space not in ("native", "sat"):
             raise typer.BadParameter("--space must be native or sat")
+        if backend == "precomputed" and precomputed_dir is None:
+            typer.echo("fatal: --backend precomputed needs --precomputed-dir DIR", err=True)
+            raise typer.Exit(1)
+        if backend == "sat" and None in (sat_dir, sat_checkpoint, sat_text_encoder):
+            typer.echo("fatal: --backend sat needs --sat-dir, --sat-checkpoint and --sat-text-encoder (paths to a "
+                       "SAT checkout and checkpoints)", err=True)
+            raise typer.Exit(1)
         if dicom_series not in ("error", "largest"):
             raise typer.BadParameter("--dicom-series must be error or largest")
         options: dict[str, Any] = {}
@@ -60,20 +67,48 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
                 "text_encoder_checkpoint": sat_text_encoder,
                 "vision_backbone": sat_backbone,
             }
-        code = run_segment(
-            inputs,
-            out,
-            backend=backend,
-            options={k: v for k, v in options.items() if v is not None},
-            space=space,  # type: ignore[arg-type]
-            workers=workers,
-            metadata=metadata,
-            force=force,
-            min_voxels=min_size,
-            dicom_series=dicom_series,  # type: ignore[arg-type]
-            layout=layout,
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+        from rich.table import Table
+
+        from radgenome.segment.run import SegmentRunError
+
+        console = Console(stderr=True)
+        columns = (TextColumn("segment"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                   TextColumn("{task.description}"))
+        try:
+            with Progress(*columns, console=console, transient=False) as bar:
+                task = bar.add_task("", total=None)
+
+                def progress(stem: str, done: int, total: int) -> None:
+                    bar.update(task, completed=done, total=total, description=stem)
+
+                run = run_segment(
+                    inputs,
+                    out,
+                    backend=backend,
+                    options={k: v for k, v in options.items() if v is not None},
+                    space=space,  # type: ignore[arg-type]
+                    workers=workers,
+                    metadata=metadata,
+                    force=force,
+                    min_voxels=min_size,
+                    dicom_series=dicom_series,  # type: ignore[arg-type]
+                    layout=layout,
+                    progress=progress,
+                )
+        except SegmentRunError as exc:
+            console.print(f"[red]fatal:[/red] {exc}")
+            raise typer.Exit(1) from exc
+        console.print(
+            f"segment: {run.count('done')} done, {run.count('skipped')} skipped, {run.count('failed')} failed -> {out}"
         )
-        raise typer.Exit(code)
+        if run.failed:
+            table = Table("case", "reason", title="failed cases", show_lines=False)
+            for r in run.failed:
+                table.add_row(r.case, r.message)
+            console.print(table)
+            raise typer.Exit(3)
 
     @app.command()
     def mask(
@@ -95,19 +130,3 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
             console.print(f"[red]error:[/red] {exc}")
             raise typer.Exit(1) from exc
         console.print(f"{path}: {written.status}, {written.voxels} voxels -> {written.path}")
-
-    @eval_app.command("seg")
-    def eval_seg(
-        pred: Annotated[Path, typer.Argument(help="Predicted label map (segment output).")],
-        ref: Annotated[Path, typer.Argument(help="Reference label map.")],
-        map_: Annotated[
-            list[str] | None,
-            typer.Option(
-                "--map", "--labels-map", help="Reference ids to names: '1=right lung,2=left lung', '1+2=lung'."
-            ),
-        ] = None,
-    ) -> None:
-        """Dice per structure (by name when known, else by label id)."""
-        from radgenome.eval.seg import run_seg_eval
-
-        raise typer.Exit(run_seg_eval(pred, ref, map_))

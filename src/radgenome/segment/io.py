@@ -21,7 +21,7 @@ from radgenome.anatomy.vocabulary import is_mask_name
 from radgenome.atomic import atomic_write_bytes
 from radgenome.corpus.metadata import volume_stem
 from radgenome.corpus.volume import from_canonical, nifti_bytes, read_nifti_image
-from radgenome.model import CTVolume, Segmentation
+from radgenome.model import CTVolume, OutputLayout, Segmentation
 from radgenome.regions import RegionStatus, label_profiles, region_mask, region_status, structure_stats
 
 Space = Literal["native", "sat"]
@@ -99,8 +99,9 @@ def present_labels(labelmap: np.ndarray) -> set[int]:
 
 
 def output_paths(out_dir: str | Path, stem: str) -> tuple[Path, Path]:
+    """``out_dir/<stem>.nii.gz`` and ``out_dir/<stem>.json``."""
     out_dir = Path(out_dir)
-    return out_dir / f"{stem}.nii.gz", out_dir / f"{stem}.json"
+    return out_dir / OutputLayout.labelmap_name(stem), out_dir / OutputLayout.sidecar_name(stem)
 
 
 def labels_on_output_grid(
@@ -169,10 +170,19 @@ def sidecar_dict(
     }
 
 
+@dataclass(frozen=True)
+class WrittenSegmentation:
+    """The two files of a §1.2 output, and the sidecar's content as written (no need to read it back)."""
+
+    labelmap: Path
+    sidecar: Path
+    sidecar_data: dict[str, Any]
+
+
 def write_segmentation(
     seg: Segmentation, volume: CTVolume, out_dir: str | Path, space: Space = "native", stem: str | None = None
-) -> tuple[Path, Path]:
-    """Write ``<stem>.nii.gz`` + ``<stem>.json`` (§1.2) into ``out_dir``; returns both paths."""
+) -> WrittenSegmentation:
+    """Write ``<stem>.nii.gz`` + ``<stem>.json`` (§1.2) into ``out_dir``."""
     validate_segmentation(seg, volume.shape, check_voxels=False)
     labelmap, affine = labels_on_output_grid(seg, volume, space)
     max_label = max([int(k) for k in seg.labels] + [0])
@@ -181,12 +191,12 @@ def write_segmentation(
     sidecar = sidecar_dict(seg, volume, labelmap, affine, space)
     write_nifti(labelmap, affine, nii_path)
     atomic_write_bytes(json_path, (json.dumps(sidecar, indent=1, ensure_ascii=False) + "\n").encode("utf-8"))
-    return nii_path, json_path
+    return WrittenSegmentation(nii_path, json_path, sidecar)
 
 
 def sidecar_path(nii_path: str | Path) -> Path:
     nii_path = Path(nii_path)
-    return nii_path.with_name(volume_stem(nii_path.name) + ".json")
+    return nii_path.with_name(OutputLayout.sidecar_name(volume_stem(nii_path.name)))
 
 
 def read_label_table(path: str | Path) -> dict[int, str]:
@@ -217,22 +227,28 @@ def read_label_table(path: str | Path) -> dict[int, str]:
     return out
 
 
-def read_segmentation(nii_path: str | Path) -> tuple[np.ndarray, np.ndarray, dict[int, str], dict[str, Any]]:
-    """(label map, affine, labels {id: name}, sidecar dict) of a §1.2 output (sidecar next to the file)."""
-    nii_path = Path(nii_path)
-    img = read_nifti_image(nii_path)
+def read_labelmap(nii_path: str | Path) -> tuple[np.ndarray, np.ndarray]:
+    """(label map, affine) of a label map file (3-D integer array; float files are rounded)."""
+    img = read_nifti_image(Path(nii_path))
     labelmap = np.asarray(img.dataobj.get_unscaled())
     if labelmap.ndim > 3 and all(s == 1 for s in labelmap.shape[3:]):
         labelmap = labelmap.reshape(labelmap.shape[:3])
     if labelmap.dtype.kind == "f":
         labelmap = np.rint(labelmap).astype(np.int32)
+    return labelmap, np.asarray(img.affine, dtype=np.float64)
+
+
+def read_segmentation(nii_path: str | Path) -> tuple[np.ndarray, np.ndarray, dict[int, str], dict[str, Any]]:
+    """(label map, affine, labels {id: name}, sidecar dict) of a §1.2 output (sidecar next to the file)."""
+    nii_path = Path(nii_path)
+    labelmap, affine = read_labelmap(nii_path)
     side = sidecar_path(nii_path)
     sidecar: dict[str, Any] = {}
     labels: dict[int, str] = {}
     if side.exists():
         sidecar = json.loads(side.read_text(encoding="utf-8"))
         labels = {int(k): str(v) for k, v in sidecar.get("labels", {}).items()}
-    return labelmap, np.asarray(img.affine, dtype=np.float64), labels, sidecar
+    return labelmap, affine, labels, sidecar
 
 
 @dataclass(frozen=True)

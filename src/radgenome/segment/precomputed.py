@@ -372,7 +372,7 @@ class PrecomputedSegmenter:
                 table = totalseg_total_classes()
             else:
                 raise SegmentationError(
-                    f"{path}: no label table (<stem>.json/.tsv/.csv next to it, or --label-table; "
+                    f"{path}: no label table (<stem>.json/.tsv/.csv next to it, or a label_table for all cases; "
                     "use name_map='totalseg' for TotalSegmentator's multilabel 'total' output)"
                 )
             imported = import_labelmap(path, table, volume, name_map=self.name_map)

@@ -31,25 +31,25 @@ def get_segmenter(name: str, **options: Any) -> Segmenter:
     if name == "sat":
         from radgenome.segment.sat import SATSegmenter
 
-        missing = [k for k in ("sat_dir", "checkpoint", "text_encoder_checkpoint") if k not in opts]
+        missing = [k for k in SAT_REQUIRED if k not in opts]
         if missing:
-            names = {"sat_dir": "--sat-dir", "checkpoint": "--sat-checkpoint"}
-            flags = ", ".join(names.get(k, "--sat-text-encoder") for k in missing)
             raise BackendUnavailableError(
-                f"sat backend needs {flags} (paths to a SAT checkout and checkpoints)"
+                f"sat backend needs {', '.join(missing)} (paths to a SAT checkout and checkpoints)"
             )
         return SATSegmenter(**_pick(opts, *SAT_OPTIONS))
     if name == "precomputed":
         from radgenome.segment.precomputed import PrecomputedSegmenter
 
         if "source_dir" not in opts:
-            raise BackendUnavailableError("precomputed backend needs --precomputed-dir DIR")
+            raise BackendUnavailableError("precomputed backend needs source_dir (the folder of precomputed masks)")
         return PrecomputedSegmenter(
             source_dir=Path(opts["source_dir"]), **_pick(opts, "label_table", "name_map", "confidence")
         )
     raise ValueError(f"unknown segmentation backend {name!r} (choose from {', '.join(BACKENDS)})")
 
 
+SAT_REQUIRED = ("sat_dir", "checkpoint", "text_encoder_checkpoint")
+"""Options the sat backend cannot run without."""
 SAT_OPTIONS = (
     "sat_dir",
     "checkpoint",

@@ -1,13 +1,14 @@
 """``radgenome segment``: discover inputs, segment each case (in worker processes), write §1.2 outputs.
 
 One bad input never stops the others: each case ends ``done``, ``skipped`` (outputs already there, no
-``--force``) or ``failed`` with its reason. Exit status: 0 all good, 3 some case failed, 1 fatal (backend
-unavailable, nothing to do).
+``force``) or ``failed`` with its reason (:class:`SegmentRun`); :class:`SegmentRunError` when nothing can be done
+(backend unavailable, no inputs).
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,11 +16,8 @@ from typing import Any, Literal
 
 from radgenome.corpus.inputs import InputCase, discover_inputs
 from radgenome.corpus.metadata import MetadataRow, read_metadata, volume_stem
+from radgenome.model import OutputLayout
 from radgenome.segment.base import BackendUnavailableError, SegmentationError, Segmenter
-
-EXIT_OK = 0
-EXIT_FATAL = 1
-EXIT_SOME_FAILED = 3
 
 Status = Literal["done", "skipped", "failed"]
 
@@ -66,19 +64,20 @@ def segment_case(job: SegmentJob, case: InputCase, row: MetadataRow | None = Non
     t0 = time.perf_counter()
     nii, side = output_paths(job.out_dir, case.stem)
     if not job.force and nii.exists() and side.exists():
-        return CaseResult(case.stem, "skipped", "outputs exist (use --force to redo)", 0.0, [str(nii), str(side)])
+        return CaseResult(case.stem, "skipped", "outputs exist (force to redo)", 0.0, [str(nii), str(side)])
     try:
         volume = read_ct(case.path, row, min_voxels=job.min_voxels, dicom_series=job.dicom_series)
         seg = _segmenter(job).segment(volume)
-        nii, side = write_segmentation(seg, volume, job.out_dir, space=job.space, stem=case.stem)
-        outputs = [str(nii), str(side)]
+        written = write_segmentation(seg, volume, job.out_dir, space=job.space, stem=case.stem)
+        outputs = [str(written.labelmap), str(written.sidecar)]
         if job.layout:
             from radgenome.segment.io import read_segmentation
             from radgenome.segment.radgenome_layout import write_radgenome_layout
 
-            labelmap, affine, labels, _ = read_segmentation(nii)
-            write_radgenome_layout(labelmap, affine, labels, job.out_dir / f"seg_{case.stem}")
-            outputs.append(str(job.out_dir / f"seg_{case.stem}"))
+            labelmap, affine, labels, _ = read_segmentation(written.labelmap)
+            seg_dir = job.out_dir / OutputLayout.seg_dir_name(case.stem)
+            write_radgenome_layout(labelmap, affine, labels, seg_dir)
+            outputs.append(str(seg_dir))
     except (VolumeReadError, SegmentationError, SegmentationContractError, BackendUnavailableError) as exc:
         return CaseResult(case.stem, "failed", str(exc), time.perf_counter() - t0)
     except (OSError, ValueError, MemoryError) as exc:
@@ -120,6 +119,29 @@ def segment_file(
     return segment_case(job, case, metadata_row)
 
 
+class SegmentRunError(RuntimeError):
+    """Nothing can be segmented: the backend cannot run, the metadata table is unreadable, or there are no inputs."""
+
+
+@dataclass
+class SegmentRun:
+    """One result per input case (``done``, ``skipped`` or ``failed`` with its reason), inputs problems first."""
+
+    results: list[CaseResult]
+    out_dir: Path
+
+    def count(self, status: Status) -> int:
+        return sum(1 for r in self.results if r.status == status)
+
+    @property
+    def failed(self) -> list[CaseResult]:
+        return [r for r in self.results if r.status == "failed"]
+
+
+SegmentProgress = Callable[[str, int, int], None]
+"""``progress(stem, done, total)``: called as each case finishes."""
+
+
 def run_segment(
     inputs: list[Path],
     out_dir: Path,
@@ -133,71 +155,50 @@ def run_segment(
     min_voxels: int = 16,
     dicom_series: Literal["error", "largest"] = "error",
     layout: bool = False,
-    progress: bool = True,
-) -> int:
-    """The ``radgenome segment`` command; returns the exit status."""
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-    from rich.table import Table
-
-    console = Console(stderr=True)
+    progress: SegmentProgress | None = None,
+) -> SegmentRun:
+    """``radgenome segment``: every input case segmented into ``out_dir``; raises :class:`SegmentRunError` when
+    nothing can be done (a bad case is a ``failed`` result, never an exception)."""
     job = SegmentJob(backend, dict(options or {}), Path(out_dir), space, force, min_voxels, dicom_series, layout)
     try:
         _segmenter(job)  # fail fast when the backend cannot run at all
     except (BackendUnavailableError, ValueError, TypeError) as exc:
-        console.print(f"[red]fatal:[/red] {exc}")
-        return EXIT_FATAL
+        raise SegmentRunError(str(exc)) from exc
     rows: dict[str, MetadataRow] = {}
     if metadata is not None:
         try:
             rows = read_metadata(metadata)
         except (OSError, ValueError) as exc:
-            console.print(f"[red]fatal:[/red] metadata: {exc}")
-            return EXIT_FATAL
+            raise SegmentRunError(f"metadata: {exc}") from exc
     cases, problems = discover_inputs(list(inputs))
     results = [CaseResult(p.path, "failed", p.message) for p in problems]
     if not cases and not results:
-        console.print("[red]fatal:[/red] no inputs")
-        return EXIT_FATAL
+        raise SegmentRunError("no inputs")
     Path(out_dir).mkdir(parents=True, exist_ok=True)
-    columns = (
-        TextColumn("segment"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TextColumn("{task.description}"),
-    )
-    with Progress(*columns, console=console, disable=not progress, transient=False) as bar:
-        task = bar.add_task("", total=len(cases))
-        if workers <= 1 or len(cases) <= 1:
-            for case in cases:
-                bar.update(task, description=case.stem)
-                results.append(segment_case(job, case, rows.get(case.stem)))
-                bar.advance(task)
-        else:
-            with ProcessPoolExecutor(max_workers=workers) as pool:
-                pending: dict[Future[CaseResult], InputCase] = {
-                    pool.submit(segment_case, job, c, rows.get(c.stem)): c for c in cases
-                }
-                while pending:
-                    done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                    for fut in done:
-                        case = pending.pop(fut)
-                        try:
-                            results.append(fut.result())
-                        except Exception as exc:  # a worker died (e.g. killed for memory)
-                            results.append(CaseResult(case.stem, "failed", f"worker crashed: {exc!r}"))
-                        bar.update(task, description=case.stem)
-                        bar.advance(task)
-    failed = [r for r in results if r.status == "failed"]
-    counts = {s: sum(1 for r in results if r.status == s) for s in ("done", "skipped", "failed")}
-    console.print(
-        f"segment: {counts['done']} done, {counts['skipped']} skipped, {counts['failed']} failed -> {out_dir}"
-    )
-    if failed:
-        table = Table("case", "reason", title="failed cases", show_lines=False)
-        for r in failed:
-            table.add_row(r.case, r.message)
-        console.print(table)
-        return EXIT_SOME_FAILED
-    return EXIT_OK
+    done = 0
+
+    def finished(stem: str) -> None:
+        nonlocal done
+        done += 1
+        if progress is not None:
+            progress(stem, done, len(cases))
+
+    if workers <= 1 or len(cases) <= 1:
+        for case in cases:
+            results.append(segment_case(job, case, rows.get(case.stem)))
+            finished(case.stem)
+    else:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            pending: dict[Future[CaseResult], InputCase] = {
+                pool.submit(segment_case, job, c, rows.get(c.stem)): c for c in cases
+            }
+            while pending:
+                ready, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for fut in ready:
+                    case = pending.pop(fut)
+                    try:
+                        results.append(fut.result())
+                    except Exception as exc:  # a worker died (e.g. killed for memory)
+                        results.append(CaseResult(case.stem, "failed", f"worker crashed: {exc!r}"))
+                    finished(case.stem)
+    return SegmentRun(results, Path(out_dir))

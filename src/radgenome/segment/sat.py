@@ -89,8 +89,8 @@ class SATSegmenter:
                 "sat backend unavailable: "
                 + "; ".join(problems)
                 + " — get SAT from https://github.com/zhaoziheng/SAT and its checkpoints from "
-                "https://huggingface.co/zzh99/SAT, then pass --sat-dir, --sat-checkpoint, "
-                "--sat-text-encoder"
+                "https://huggingface.co/zzh99/SAT, then give their paths as sat_dir, checkpoint and "
+                "text_encoder_checkpoint"
             )
 
     @property
