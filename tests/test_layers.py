@@ -189,28 +189,48 @@ def test_every_package_has_a_layer() -> None:
             rank(g)
 
 
-KNOWN_UPWARD: frozenset[tuple[str, str]] = frozenset({
-    ("radgenome.dataset.mask_refs", "radgenome.pipeline.record"),
-    ("radgenome.dataset.records", "radgenome.pipeline.record"),
-    ("radgenome.dataset.report_html", "radgenome.pipeline.record"),
-    ("radgenome.dataset.report_stats", "radgenome.pipeline.record"),
-    ("radgenome.dataset.vqa", "radgenome.pipeline.record"),
-    ("radgenome.dataset.writers", "radgenome.pipeline.record"),
-    ("radgenome.text.run", "radgenome.dataset.sentences_parquet"),
-    ("radgenome.text.run", "radgenome.dataset.tables"),
-})
-"""Being removed by the architecture work (issue 10); the list only shrinks."""
-KNOWN_CYCLES: list[list[str]] = []
-
-
 def test_imports_point_down() -> None:
-    bad = [b for b in upward_imports() if (b.source, b.target) not in KNOWN_UPWARD]
+    bad = upward_imports()
     assert not bad, f"{len(bad)} imports do not point down the layers:\n" + "\n".join(map(str, bad))
 
 
 def test_no_import_cycles() -> None:
-    loops = [c for c in cycles() if c not in KNOWN_CYCLES]
+    loops = cycles()
     assert not loops, "import cycles:\n" + "\n".join(" <-> ".join(c) for c in loops)
+
+
+TERMINAL_MODULES = frozenset({"rich", "typer", "click", "argparse"})
+
+
+def terminal_use(src: Path = SRC) -> list[str]:
+    """Non-cli modules that print, import a terminal/flag library or choose an exit status."""
+    found = []
+    for module, path in _modules(src).items():
+        if exempt(module):
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        for node in ast.walk(tree):
+            names: list[str] = []
+            if isinstance(node, ast.Import):
+                names = [a.name.split(".")[0] for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                names = [node.module.split(".")[0]]
+            if any(n in TERMINAL_MODULES for n in names):
+                found.append(f"{module}:{node.lineno} imports {', '.join(names)}")
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "print":
+                found.append(f"{module}:{node.lineno} calls print()")
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "exit" \
+                    and isinstance(node.func.value, ast.Name) and node.func.value.id == "sys":
+                found.append(f"{module}:{node.lineno} calls sys.exit()")
+            if isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call) \
+                    and isinstance(node.exc.func, ast.Name) and node.exc.func.id == "SystemExit":
+                found.append(f"{module}:{node.lineno} raises SystemExit")
+    return found
+
+
+def test_only_cli_modules_print_parse_flags_or_exit() -> None:
+    found = terminal_use()
+    assert not found, "only cli.py modules print, parse flags or choose exit codes:\n" + "\n".join(found)
 
 
 def test_checker_sees_function_level_and_upward_imports(tmp_path: Path) -> None:
@@ -225,6 +245,11 @@ def test_checker_sees_function_level_and_upward_imports(tmp_path: Path) -> None:
     bad = upward_imports(tmp_path)
     assert [str(b) for b in bad] == ["radgenome.corpus.reader:2 imports radgenome.text.model"]
     assert cycles(tmp_path) == [["radgenome.corpus.reader", "radgenome.text.model"]]
+    (pkg / "text" / "run.py").write_text("import sys\nfrom rich.console import Console\ndef f():\n    print(1)\n"
+                                         "    sys.exit(3)\n")
+    (pkg / "text" / "cli.py").write_text("import typer\nprint(2)\n")
+    assert terminal_use(tmp_path) == ["radgenome.text.run:2 imports rich", "radgenome.text.run:4 calls print()",
+                                      "radgenome.text.run:5 calls sys.exit()"]
 
 
 if __name__ == "__main__":
