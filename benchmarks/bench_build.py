@@ -25,7 +25,7 @@ import numpy as np
 from radgenome.corpus.volume import read_ct
 from radgenome.model import STAGES, BuildSummary
 from radgenome.pipeline.build import BuildOptions, run_build
-from radgenome.segment.io import write_nifti
+from radgenome.segmentation.io import write_nifti
 from radgenome.synth.phantom import make_ctrate_sized, write_phantom_nifti
 from radgenome.synth.reports import FindingSpec, generate_report, write_reports_csv
 

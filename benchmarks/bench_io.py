@@ -49,7 +49,7 @@ def main() -> None:
 
     from radgenome.corpus.volume import read_ct, read_nifti_image
     from radgenome.model import Segmentation, StructureInfo
-    from radgenome.segment.io import write_segmentation
+    from radgenome.segmentation.io import write_segmentation
 
     shape = (512, 512, args.slices)
     spacing = (0.7, 0.7, 1.5)

@@ -6,8 +6,8 @@ The layers, bottom first (ARCHITECTURE §2; a package may import its own modules
 1. ``anatomy`` — region hierarchy, RadGenome paths, mask vocabulary;
 2. ``model`` — the shared types (they speak in anatomy's nodes and paths);
 3. ``corpus`` — reports tables, CT-RATE layout discovery, volume I/O;
-4. ``text`` | ``segment`` (with ``regions``, the region-mask unions it writes statistics with) — siblings that
-   never import each other;
+4. ``text`` | ``segmentation`` (with ``regions``, the region-mask unions it writes statistics with) — siblings
+   that never import each other;
 5. ``dataset`` | ``synth`` (phantoms and reports with known truth: it uses the text vocabularies);
 6. ``pipeline``;
 7. ``eval`` | ``review`` | ``audit`` | ``testing`` — the top: they read what the lower layers write.
@@ -34,13 +34,13 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("anatomy",),
     ("model",),
     ("corpus",),
-    ("text", "segment"),
+    ("text", "segmentation"),
     ("dataset", "synth"),
     ("pipeline",),
     ("eval", "review", "audit", "testing"),
 )
-GROUP_OF: dict[str, str] = {"regions": "segment"}
-"""Top-level modules that belong to another package's group (``radgenome.regions`` sits with ``segment``)."""
+GROUP_OF: dict[str, str] = {"regions": "segmentation"}
+"""Top-level modules that belong to another package's group (``radgenome.regions`` sits with ``segmentation``)."""
 
 
 @dataclass(frozen=True)

@@ -48,7 +48,7 @@ def _register_subcommands() -> None:
     from radgenome.eval.cli import register as register_eval
     from radgenome.pipeline.cli import register as register_build
     from radgenome.review.cli import register as register_review
-    from radgenome.segment.cli import register as register_imaging
+    from radgenome.segmentation.cli import register as register_imaging
     from radgenome.text.cli import register as register_text
 
     register_text(app)  # text

@@ -21,7 +21,7 @@ from radgenome.model import (
     StructureInfo,
 )
 from radgenome.regions import NotAMaskError, member_ids, region_status
-from radgenome.segment.io import write_segmentation
+from radgenome.segmentation.io import write_segmentation
 from radgenome.synth.phantom import Phantom, make_phantom, write_phantom_nifti
 from radgenome.text.engine import RulesBackend
 

@@ -16,19 +16,19 @@ import pytest
 from radgenome.anatomy import load_hierarchy, mask_names
 from radgenome.corpus.volume import read_ct
 from radgenome.model import CTVolume
-from radgenome.segment.base import BackendUnavailableError, SegmentationError
-from radgenome.segment.precomputed import (
+from radgenome.segmentation.base import BackendUnavailableError, SegmentationError
+from radgenome.segmentation.precomputed import (
     PrecomputedSegmenter,
     build_segmentation,
     map_names,
     totalseg_name_map,
     totalseg_total_classes,
 )
-from radgenome.segment.radgenome_layout import write_radgenome_layout
-from radgenome.segment.registry import get_segmenter
-from radgenome.segment.sat import SATSegmenter, default_prompts, jsonl_line
-from radgenome.segment.satspace import sat_input_grid
-from radgenome.segment.totalseg import TotalSegmentatorSegmenter, import_totalseg_output, missing_weights
+from radgenome.segmentation.radgenome_layout import write_radgenome_layout
+from radgenome.segmentation.registry import get_segmenter
+from radgenome.segmentation.sat import SATSegmenter, default_prompts, jsonl_line
+from radgenome.segmentation.satspace import sat_input_grid
+from radgenome.segmentation.totalseg import TotalSegmentatorSegmenter, import_totalseg_output, missing_weights
 
 TS_WITHOUT_COUNTERPART = {"sacrum", "hip_left", "hip_right", "brain", "skull"}
 
@@ -183,7 +183,7 @@ def test_sat_command_and_output_import(lps_case: Any, tmp_path: Path, monkeypatc
     ]:
         assert cmd[cmd.index(flag) + 1] == value
     # SAT's output as SAT writes it: identity affine, on its (unchanged) input grid, one file per prompt
-    from radgenome.segment.satspace import resample_labels
+    from radgenome.segmentation.satspace import resample_labels
 
     sat_labels = resample_labels(labels, v.affine, grid.shape, grid.affine)
     out = seg_.output_folder(rcd, v)
@@ -225,7 +225,7 @@ def test_sat_input_grid_is_cropped_to_positive_voxels(lps_case: Any) -> None:
 # ------------------------------------------------------------------ precomputed
 def test_precomputed_radgenome_folder_in_sat_space(h: Any, lps_case: Any, tmp_path: Path) -> None:
     v, labels, _, _ = lps_case
-    from radgenome.segment.satspace import resample_labels, sat_grid
+    from radgenome.segmentation.satspace import resample_labels, sat_grid
 
     grid = sat_grid(v)
     sat_lab = resample_labels(labels, v.affine, grid.shape, grid.affine)
@@ -273,7 +273,7 @@ def test_registry() -> None:
 
 def test_precomputed_sat_output_with_identity_affine(lps_case: Any, tmp_path: Path) -> None:
     v, labels, _, _ = lps_case
-    from radgenome.segment.satspace import resample_labels
+    from radgenome.segmentation.satspace import resample_labels
 
     grid, _ = sat_input_grid(v)
     sat_lab = resample_labels(labels, v.affine, grid.shape, grid.affine)

@@ -11,8 +11,8 @@ import pytest
 
 from radgenome.corpus.volume import read_ct
 from radgenome.eval.seg import evaluate_seg
-from radgenome.segment.io import write_segmentation
-from radgenome.segment.precomputed import PrecomputedSegmenter
+from radgenome.segmentation.io import write_segmentation
+from radgenome.segmentation.precomputed import PrecomputedSegmenter
 
 pytestmark = pytest.mark.benchmark_data
 

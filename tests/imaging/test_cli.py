@@ -129,7 +129,7 @@ def test_discover_inputs(h: Any, tmp_path: Path) -> None:
 
 
 def test_classical_backend_through_cli_when_available(h: Any, tmp_path: Path) -> None:
-    pytest.importorskip("radgenome.segment.classical")
+    pytest.importorskip("radgenome.segmentation.classical")
     phantom = pytest.importorskip("radgenome.synth.phantom")
     p = phantom.make_phantom((48, 48, 40), (7.0, 7.0, 8.0))
     h.write_nifti(tmp_path / "ph.nii.gz", p.hu, p.affine)
@@ -179,7 +179,7 @@ def test_segment_with_metadata_rescales_raw_volume_once(h: Any, tmp_path: Path) 
 
 
 def test_segment_file_for_the_pipeline(corpus: dict[str, Path]) -> None:
-    from radgenome.segment.run import segment_file
+    from radgenome.segmentation.run import segment_file
 
     opts = {"source_dir": corpus["pre"]}
     ok = segment_file(corpus["in"] / "good_lps.nii.gz", corpus["out"], backend="precomputed", options=opts)
@@ -193,8 +193,8 @@ def test_segment_file_for_the_pipeline(corpus: dict[str, Path]) -> None:
 def test_unexpected_backend_error_fails_only_that_case(
     corpus: dict[str, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from radgenome.segment import run
-    from radgenome.segment.precomputed import PrecomputedSegmenter
+    from radgenome.segmentation import run
+    from radgenome.segmentation.precomputed import PrecomputedSegmenter
 
     original = PrecomputedSegmenter.segment
 

@@ -13,14 +13,14 @@ import pytest
 from radgenome.anatomy import ANATOMICAL_REGIONS, mask_names
 from radgenome.corpus.volume import read_ct
 from radgenome.model import Segmentation, StructureInfo
-from radgenome.segment.io import (
+from radgenome.segmentation.io import (
     SegmentationContractError,
     read_label_table,
     read_segmentation,
     write_segmentation,
 )
-from radgenome.segment.radgenome_layout import write_radgenome_layout
-from radgenome.segment.satspace import body_bbox, resample_labels, sat_grid, to_sat_space
+from radgenome.segmentation.radgenome_layout import write_radgenome_layout
+from radgenome.segmentation.satspace import body_bbox, resample_labels, sat_grid, to_sat_space
 
 SIDE_KEYS = {"labels", "backend", "version", "settings", "space", "source", "stats", "warnings"}
 STAT_KEYS = {"voxels", "volume_ml", "bbox_ijk", "centroid_mm", "method", "confidence"}

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from radgenome.corpus.volume import read_ct
 from radgenome.model import Segmentation, StructureInfo
-from radgenome.segment.io import write_segmentation
+from radgenome.segmentation.io import write_segmentation
 
 AXES = [("R", "L"), ("A", "P"), ("S", "I")]
 ALL_CODES = [

@@ -28,7 +28,7 @@ EXTRA_OF: dict[str, str] = {
     "radgenome.text.llm": "llm",
     "radgenome.pipeline.ray_runner": "ray",
     "radgenome.dataset.torch_dataset": "torch",
-    "radgenome.segment.totalseg": "totalseg",
+    "radgenome.segmentation.totalseg": "totalseg",
 }
 """Modules (or packages) whose third-party imports come from an optional extra rather than the base set."""
 

@@ -9,7 +9,7 @@ import numpy as np
 from fastapi.testclient import TestClient
 
 from radgenome.regions import region_mask
-from radgenome.segment.io import read_segmentation
+from radgenome.segmentation.io import read_segmentation
 
 
 def _nifti(data: bytes) -> nib.Nifti1Image:

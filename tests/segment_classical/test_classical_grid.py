@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from radgenome.segment.classical.grid import (
+from radgenome.segmentation.classical.grid import (
     block_factors,
     dilate,
     downsample,

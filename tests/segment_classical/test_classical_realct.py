@@ -12,7 +12,7 @@ import pytest
 
 from radgenome.anatomy import TOP_LEVEL_REGIONS, load_hierarchy
 from radgenome.model import CTVolume, Segmentation
-from radgenome.segment.classical import ClassicalSegmenter
+from radgenome.segmentation.classical import ClassicalSegmenter
 
 nib = pytest.importorskip("nibabel")
 

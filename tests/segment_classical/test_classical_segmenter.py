@@ -9,8 +9,8 @@ import pytest
 
 from radgenome.anatomy import TOP_LEVEL_REGIONS, is_mask_name, load_hierarchy
 from radgenome.model import CTVolume, Segmentation
-from radgenome.segment.base import SegmentationError, Segmenter
-from radgenome.segment.classical import ClassicalSegmenter
+from radgenome.segmentation.base import SegmentationError, Segmenter
+from radgenome.segmentation.classical import ClassicalSegmenter
 from radgenome.synth.phantom import LOBES, Phantom, make_phantom
 
 ANATOMICAL = tuple(r for r in TOP_LEVEL_REGIONS if r != "others")

@@ -16,7 +16,7 @@ from radgenome.anatomy import UnknownNodeError, load_hierarchy
 from radgenome.dataset.records import MaskReference
 from radgenome.model import CaseRecord, OutputLayout
 from radgenome.regions import NotAMaskError, resolve
-from radgenome.segment.io import sidecar_path
+from radgenome.segmentation.io import sidecar_path
 
 
 def read_case_sidecar(layout: OutputLayout, rec: CaseRecord) -> dict[str, Any] | None:

@@ -94,8 +94,8 @@ class RadGenomeDataset:
         (SAT space) keeps its grid and the CT is resampled onto it (linear).
         """
         from radgenome.corpus.volume import read_ct, to_canonical
-        from radgenome.segment.io import read_segmentation
-        from radgenome.segment.satspace import resample_ct
+        from radgenome.segmentation.io import read_segmentation
+        from radgenome.segmentation.satspace import resample_ct
 
         if row.get("volume_path") is None:
             raise FileNotFoundError(f"{row['volume']}: the case record has no CT volume path")

@@ -147,7 +147,7 @@ def _sat_labels(
     """The label map on RadGenome's SAT grid (RAS, 1x1x3 mm, body crop of the CT)."""
     from radgenome.corpus.volume import VolumeReadError, read_ct
     from radgenome.model import CTVolume
-    from radgenome.segment.satspace import resample_labels, sat_grid
+    from radgenome.segmentation.satspace import resample_labels, sat_grid
 
     if sidecar.get("space") == "sat":
         return labelmap, affine
@@ -169,8 +169,8 @@ def write_layout(out: Path, rec: CaseRecord, sidecar: dict[str, Any] | None = No
 
     ``sidecar``: the label map's sidecar when the caller has read it (else it is read here).
     """
-    from radgenome.segment.io import read_labelmap
-    from radgenome.segment.radgenome_layout import write_radgenome_layout
+    from radgenome.segmentation.io import read_labelmap
+    from radgenome.segmentation.radgenome_layout import write_radgenome_layout
 
     if rec.masks.labelmap is None:
         return None

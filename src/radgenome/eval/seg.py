@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from radgenome.regions import region_mask
-from radgenome.segment.io import read_segmentation
-from radgenome.segment.satspace import resample_labels
+from radgenome.segmentation.io import read_segmentation
+from radgenome.segmentation.satspace import resample_labels
 
 
 @dataclass(frozen=True)

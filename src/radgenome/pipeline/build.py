@@ -70,7 +70,7 @@ class BuildOptions:
     """``rules``, ``llm`` or ``hybrid`` (:func:`radgenome.text.registry.get_text_backend`)."""
     text_options: dict[str, Any] = field(default_factory=dict)
     seg_backend: str = "classical"
-    """``classical``, ``totalsegmentator``, ``sat`` or ``precomputed`` (:func:`radgenome.segment.registry
+    """``classical``, ``totalsegmentator``, ``sat`` or ``precomputed`` (:func:`radgenome.segmentation.registry
     .get_segmenter`)."""
     seg_options: dict[str, Any] = field(default_factory=dict)
     space: Literal["native", "sat"] = "native"
@@ -215,7 +215,7 @@ def _build_cases(
 
     versions = f"text={identity(text)}"
     if not opts.text_only and corpus.cases:
-        from radgenome.segment.base import BackendUnavailableError
+        from radgenome.segmentation.base import BackendUnavailableError
 
         try:
             versions += f";seg={_segmenter(settings).version}"  # fail fast when the backend cannot run at all

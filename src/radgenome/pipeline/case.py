@@ -2,7 +2,7 @@
 
 A job is a small picklable value (:class:`CaseJob`), so it runs the same in-process, in a
 ``ProcessPoolExecutor`` worker (spawn) or as a Ray task. Outputs: ``OUT/masks/<stem>.nii.gz`` + ``.json``
-(§1.2, through :func:`radgenome.segment.io.write_segmentation`) and ``OUT/cases/<stem>.json`` (the
+(§1.2, through :func:`radgenome.segmentation.io.write_segmentation`) and ``OUT/cases/<stem>.json`` (the
 :class:`~radgenome.model.CaseRecord`, written atomically last: a case is finished exactly when its record is in
 place). Within a case everything travels in memory: the analysis goes into the record as it is, and linking reads
 the sidecar the writer made (never the file back).
@@ -111,7 +111,7 @@ _CACHE: dict[str, Any] = {}
 
 
 def _segmenter(settings: BuildSettings) -> Any:
-    from radgenome.segment.registry import get_segmenter
+    from radgenome.segmentation.registry import get_segmenter
 
     key = f"seg:{settings.backend}:{settings.backend_options!r}"
     if key not in _CACHE:
@@ -154,8 +154,8 @@ def _run(job: CaseJob, timings: dict[str, float]) -> CaseOutcome:
     from radgenome.dataset.tables import split_of
     from radgenome.model import CaseProvenance, CaseRecord, MaskRef, write_record
     from radgenome.pipeline.link import LabelInfo, link_case
-    from radgenome.segment.base import BackendUnavailableError, SegmentationError
-    from radgenome.segment.io import SegmentationContractError, write_segmentation
+    from radgenome.segmentation.base import BackendUnavailableError, SegmentationError
+    from radgenome.segmentation.io import SegmentationContractError, write_segmentation
 
     layout = OutputLayout(job.out)
     r = job.report

@@ -149,11 +149,11 @@ class LabelInfo:
 def backend_vocabulary(backend: str) -> frozenset[str] | None:
     """Every structure name a backend can write (None when it depends on the input, e.g. precomputed)."""
     if backend == "classical":
-        from radgenome.segment.classical.segmenter import STRUCTURES
+        from radgenome.segmentation.classical.segmenter import STRUCTURES
 
         return frozenset(s[0] for s in STRUCTURES)
     if backend == "totalsegmentator":
-        from radgenome.segment.precomputed import totalseg_name_map
+        from radgenome.segmentation.precomputed import totalseg_name_map
 
         return frozenset(totalseg_name_map().values())
     return None

@@ -19,7 +19,7 @@ import numpy as np
 from radgenome.corpus.volume import nifti_bytes
 from radgenome.model import CaseRecord
 from radgenome.regions import NotAMaskError, region_mask
-from radgenome.segment.io import read_segmentation
+from radgenome.segmentation.io import read_segmentation
 
 
 class NoVolumeError(LookupError):

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import ndimage
 
-from radgenome.segment.classical.grid import (
+from radgenome.segmentation.classical.grid import (
     WorkGrid,
     components,
     dilate,

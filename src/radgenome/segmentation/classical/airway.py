@@ -14,7 +14,7 @@ import cc3d
 import numpy as np
 from scipy import ndimage
 
-from radgenome.segment.classical.grid import WorkGrid
+from radgenome.segmentation.classical.grid import WorkGrid
 
 SEED_HU = -900.0
 GROW_THRESHOLDS: tuple[float, ...] = tuple(float(t) for t in range(-975, -599, 15))

@@ -5,7 +5,7 @@ keeps under ``$TOTALSEG_WEIGHTS_PATH`` or ``$TOTALSEG_HOME_DIR/nnunet/results`` 
 ``~/.totalsegmentator/nnunet/results``), one ``Dataset<task id>_*`` folder per model. TotalSegmentator would
 download missing weights on first use; radgenome refuses to start it without them (clusters often have no
 network), and turns its usage statistics off. Output import (multilabel file + table, or one file per class)
-lives in :mod:`radgenome.segment.precomputed` so it works without TotalSegmentator installed.
+lives in :mod:`radgenome.segmentation.precomputed` so it works without TotalSegmentator installed.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 
 from radgenome.model import CTVolume, Segmentation
-from radgenome.segment.base import BackendUnavailableError, SegmentationError
-from radgenome.segment.precomputed import (
+from radgenome.segmentation.base import BackendUnavailableError, SegmentationError
+from radgenome.segmentation.precomputed import (
     Imported,
     build_segmentation,
     import_labelmap,

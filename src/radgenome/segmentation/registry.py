@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from radgenome.segment.base import BackendUnavailableError, Segmenter
+from radgenome.segmentation.base import BackendUnavailableError, Segmenter
 
 BACKENDS: tuple[str, ...] = ("classical", "totalsegmentator", "sat", "precomputed")
 
@@ -16,20 +16,20 @@ def get_segmenter(name: str, **options: Any) -> Segmenter:
     opts = {k: v for k, v in options.items() if v is not None}
     if name == "classical":
         try:
-            from radgenome.segment.classical import ClassicalSegmenter
+            from radgenome.segmentation.classical import ClassicalSegmenter
         except ModuleNotFoundError as exc:
             if exc.name and exc.name.startswith("radgenome"):
                 raise BackendUnavailableError(
-                    "classical backend: radgenome.segment.classical is missing"
+                    "classical backend: radgenome.segmentation.classical is missing"
                 ) from exc
             raise
         return ClassicalSegmenter(**opts)
     if name == "totalsegmentator":
-        from radgenome.segment.totalseg import TotalSegmentatorSegmenter
+        from radgenome.segmentation.totalseg import TotalSegmentatorSegmenter
 
         return TotalSegmentatorSegmenter(**_pick(opts, "task", "fast", "device"))
     if name == "sat":
-        from radgenome.segment.sat import SATSegmenter
+        from radgenome.segmentation.sat import SATSegmenter
 
         missing = [k for k in SAT_REQUIRED if k not in opts]
         if missing:
@@ -38,7 +38,7 @@ def get_segmenter(name: str, **options: Any) -> Segmenter:
             )
         return SATSegmenter(**_pick(opts, *SAT_OPTIONS))
     if name == "precomputed":
-        from radgenome.segment.precomputed import PrecomputedSegmenter
+        from radgenome.segmentation.precomputed import PrecomputedSegmenter
 
         if "source_dir" not in opts:
             raise BackendUnavailableError("precomputed backend needs source_dir (the folder of precomputed masks)")

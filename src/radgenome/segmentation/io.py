@@ -119,7 +119,7 @@ def labels_on_output_grid(
             )
         return out, volume.original_affine
     if space == "sat":
-        from radgenome.segment.satspace import resample_labels, sat_grid
+        from radgenome.segmentation.satspace import resample_labels, sat_grid
 
         grid = sat_grid(volume)
         return resample_labels(seg.labelmap, volume.affine, grid.shape, grid.affine), grid.affine

@@ -17,7 +17,7 @@ from typing import Any, Literal
 from radgenome.corpus.inputs import InputCase, discover_inputs
 from radgenome.corpus.metadata import MetadataRow, read_metadata, volume_stem
 from radgenome.model import OutputLayout
-from radgenome.segment.base import BackendUnavailableError, SegmentationError, Segmenter
+from radgenome.segmentation.base import BackendUnavailableError, SegmentationError, Segmenter
 
 Status = Literal["done", "skipped", "failed"]
 
@@ -48,7 +48,7 @@ _SEGMENTERS: dict[tuple[str, str], Segmenter] = {}
 
 
 def _segmenter(job: SegmentJob) -> Segmenter:
-    from radgenome.segment.registry import get_segmenter
+    from radgenome.segmentation.registry import get_segmenter
 
     key = (job.backend, repr(sorted(job.options.items())))
     if key not in _SEGMENTERS:
@@ -59,7 +59,7 @@ def _segmenter(job: SegmentJob) -> Segmenter:
 def segment_case(job: SegmentJob, case: InputCase, row: MetadataRow | None = None) -> CaseResult:
     """Read, segment and write one case; never raises for a bad case."""
     from radgenome.corpus.volume import VolumeReadError, read_ct
-    from radgenome.segment.io import SegmentationContractError, output_paths, write_segmentation
+    from radgenome.segmentation.io import SegmentationContractError, output_paths, write_segmentation
 
     t0 = time.perf_counter()
     nii, side = output_paths(job.out_dir, case.stem)
@@ -71,8 +71,8 @@ def segment_case(job: SegmentJob, case: InputCase, row: MetadataRow | None = Non
         written = write_segmentation(seg, volume, job.out_dir, space=job.space, stem=case.stem)
         outputs = [str(written.labelmap), str(written.sidecar)]
         if job.layout:
-            from radgenome.segment.io import read_segmentation
-            from radgenome.segment.radgenome_layout import write_radgenome_layout
+            from radgenome.segmentation.io import read_segmentation
+            from radgenome.segmentation.radgenome_layout import write_radgenome_layout
 
             labelmap, affine, labels, _ = read_segmentation(written.labelmap)
             seg_dir = job.out_dir / OutputLayout.seg_dir_name(case.stem)

@@ -3,6 +3,6 @@
 See ``docs/classical.md`` for the method of every structure and its confidence.
 """
 
-from radgenome.segment.classical.segmenter import ALGORITHM_VERSION, STRUCTURES, ClassicalSegmenter
+from radgenome.segmentation.classical.segmenter import ALGORITHM_VERSION, STRUCTURES, ClassicalSegmenter
 
 __all__ = ["ALGORITHM_VERSION", "STRUCTURES", "ClassicalSegmenter"]

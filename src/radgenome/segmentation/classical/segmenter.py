@@ -9,15 +9,15 @@ import numpy as np
 
 from radgenome import __version__
 from radgenome.model import CTVolume, Segmentation, StructureInfo
-from radgenome.segment.base import SegmentationError
-from radgenome.segment.classical import airway as airway_mod
-from radgenome.segment.classical import bones as bones_mod
-from radgenome.segment.classical import lungs as lungs_mod
-from radgenome.segment.classical import mediastinum as med_mod
-from radgenome.segment.classical import soft_tissue as soft_mod
-from radgenome.segment.classical.body import BODY_HU, TABLE_OPEN_MM, segment_body
-from radgenome.segment.classical.grid import bbox, downsample, upsample_labels
-from radgenome.segment.classical.refine import refine_bone_boundary, refine_boundary, refine_lung_boundary
+from radgenome.segmentation.base import SegmentationError
+from radgenome.segmentation.classical import airway as airway_mod
+from radgenome.segmentation.classical import bones as bones_mod
+from radgenome.segmentation.classical import lungs as lungs_mod
+from radgenome.segmentation.classical import mediastinum as med_mod
+from radgenome.segmentation.classical import soft_tissue as soft_mod
+from radgenome.segmentation.classical.body import BODY_HU, TABLE_OPEN_MM, segment_body
+from radgenome.segmentation.classical.grid import bbox, downsample, upsample_labels
+from radgenome.segmentation.classical.refine import refine_bone_boundary, refine_boundary, refine_lung_boundary
 
 ALGORITHM_VERSION = "1"
 MIN_SHAPE = 8

@@ -27,9 +27,9 @@ from typing import Any
 
 from radgenome.anatomy import load_hierarchy, mask_names
 from radgenome.model import CTVolume, Segmentation
-from radgenome.segment.base import BackendUnavailableError, SegmentationError
-from radgenome.segment.precomputed import build_segmentation, import_mask_folder
-from radgenome.segment.satspace import Grid, sat_input_grid
+from radgenome.segmentation.base import BackendUnavailableError, SegmentationError
+from radgenome.segmentation.precomputed import build_segmentation, import_mask_folder
+from radgenome.segmentation.satspace import Grid, sat_input_grid
 
 DATASET_NAME = "radgenome"
 
@@ -135,7 +135,7 @@ class SATSegmenter:
 
     def prepare(self, volume: CTVolume, work: Path) -> tuple[Path, Path, Grid]:
         """Write SAT's input image and jsonl into ``work``; returns (jsonl, rcd_dir, input grid)."""
-        from radgenome.segment.io import write_nifti
+        from radgenome.segmentation.io import write_nifti
 
         grid, hu = sat_input_grid(volume)
         image = write_nifti(hu, grid.affine, work / "images" / f"{volume.case_id}.nii.gz")

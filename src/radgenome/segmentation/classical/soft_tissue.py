@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from radgenome.segment.classical.grid import (
+from radgenome.segmentation.classical.grid import (
     WorkGrid,
     components,
     dilate,

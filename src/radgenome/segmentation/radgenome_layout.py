@@ -10,7 +10,7 @@ import numpy as np
 from radgenome.anatomy import ANATOMICAL_REGIONS, load_hierarchy
 from radgenome.anatomy.vocabulary import is_mask_name
 from radgenome.regions import NotAMaskError, region_mask
-from radgenome.segment.io import write_mask
+from radgenome.segmentation.io import write_mask
 
 
 def layout_names(labels: dict[int, str], include_parents: bool = True) -> list[str]:

@@ -15,7 +15,7 @@ import numpy as np
 from scipy import ndimage
 
 from radgenome.model import CTVolume
-from radgenome.segment.base import SegmentationError
+from radgenome.segmentation.base import SegmentationError
 
 SAT_SPACING: tuple[float, float, float] = (1.0, 1.0, 3.0)
 BODY_THRESHOLD_HU = -500.0

@@ -42,7 +42,7 @@ def register(app: typer.Typer) -> None:
         force: Annotated[bool, typer.Option(help="Redo cases whose outputs exist.")] = False,
     ) -> None:
         """Segment CT volumes into one label map + JSON sidecar per volume."""
-        from radgenome.segment.run import run_segment
+        from radgenome.segmentation.run import run_segment
 
         if space not in ("native", "sat"):
             raise typer.BadParameter("--space must be native or sat")
@@ -71,7 +71,7 @@ def register(app: typer.Typer) -> None:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
         from rich.table import Table
 
-        from radgenome.segment.run import SegmentRunError
+        from radgenome.segmentation.run import SegmentRunError
 
         console = Console(stderr=True)
         columns = (TextColumn("segment"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -121,7 +121,7 @@ def register(app: typer.Typer) -> None:
 
         from radgenome.anatomy import UnknownNodeError
         from radgenome.regions import NotAMaskError
-        from radgenome.segment.io import write_region_mask
+        from radgenome.segmentation.io import write_region_mask
 
         console = Console(stderr=True)
         try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from radgenome.segment.classical.grid import WorkGrid, dilate_2d, erode_2d, fill_holes_2d, largest_cc
+from radgenome.segmentation.classical.grid import WorkGrid, dilate_2d, erode_2d, fill_holes_2d, largest_cc
 
 BODY_HU = -500.0
 """Voxels above this are tissue (fat is about -100, air -1000)."""

@@ -3,7 +3,7 @@
 A backend receives a :class:`~radgenome.model.CTVolume` — HU intensities in canonical RAS orientation (array
 axis 0 grows towards the patient's Right, axis 1 towards Anterior, axis 2 towards Superior) with its RAS
 affine — and returns a :class:`~radgenome.model.Segmentation` on that same canonical grid. Writing back onto
-the input's own grid and affine is the caller's job (``radgenome.segment.io``), so no backend ever has to think
+the input's own grid and affine is the caller's job (``radgenome.segmentation.io``), so no backend ever has to think
 about orientation.
 """
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from radgenome.segment.classical.grid import WorkGrid, dilate, dilate_2d, fill_holes_2d, keep_large
+from radgenome.segmentation.classical.grid import WorkGrid, dilate, dilate_2d, fill_holes_2d, keep_large
 
 BONE_HU = 180.0
 SPINE_PERSISTENCE = 0.5

@@ -32,8 +32,8 @@ from radgenome.anatomy.vocabulary import is_mask_name
 from radgenome.corpus.metadata import volume_stem
 from radgenome.corpus.volume import VolumeReadError, read_nifti_image, to_canonical
 from radgenome.model import CTVolume, Segmentation, StructureInfo
-from radgenome.segment.base import SegmentationError
-from radgenome.segment.satspace import resample_labels, sat_grid, sat_input_grid
+from radgenome.segmentation.base import SegmentationError
+from radgenome.segmentation.satspace import resample_labels, sat_grid, sat_input_grid
 
 NameMap = Literal["auto", "totalseg", "none"]
 VERSION = "1"
@@ -43,14 +43,14 @@ VERSION = "1"
 @cache
 def totalseg_name_map() -> dict[str, str]:
     """TotalSegmentator class name -> RadGenome name (``data/totalseg_to_radgenome.json``)."""
-    raw = resources.files("radgenome.segment").joinpath("data/totalseg_to_radgenome.json").read_text("utf-8")
+    raw = resources.files("radgenome.segmentation").joinpath("data/totalseg_to_radgenome.json").read_text("utf-8")
     return dict(json.loads(raw)["map"])
 
 
 @cache
 def totalseg_total_classes() -> dict[int, str]:
     """TotalSegmentator v2 ``total`` task label ids -> class names."""
-    raw = resources.files("radgenome.segment").joinpath("data/totalseg_total_classes.json").read_text("utf-8")
+    raw = resources.files("radgenome.segmentation").joinpath("data/totalseg_total_classes.json").read_text("utf-8")
     return {int(k): v for k, v in json.loads(raw)["classes"].items()}
 
 
@@ -326,7 +326,7 @@ class PrecomputedSegmenter:
         if self.label_table is not None:
             self.label_table = Path(self.label_table)
         if not self.source_dir.is_dir():
-            from radgenome.segment.base import BackendUnavailableError
+            from radgenome.segmentation.base import BackendUnavailableError
 
             raise BackendUnavailableError(f"precomputed: source folder {self.source_dir} does not exist")
 
@@ -359,7 +359,7 @@ class PrecomputedSegmenter:
 
     def segment(self, volume: CTVolume) -> Segmentation:
         layout, path = self.locate(volume.case_id)
-        from radgenome.segment.io import read_label_table
+        from radgenome.segmentation.io import read_label_table
 
         if layout == "mask-folder":
             grid_affine = identity_grid_affine(path, volume)
