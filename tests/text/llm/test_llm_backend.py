@@ -9,10 +9,10 @@ from types import SimpleNamespace
 import pytest
 
 from radgenome.model import Polarity, ReportAnalysis, Section
+from radgenome.testing import Reply, ScriptedServer
 from radgenome.text.disorders import case_disorders
 from radgenome.text.llm.backend import LLMBackend
 from radgenome.text.llm.settings import LLMSettings
-from radgenome.text.llm.testing import Reply, ScriptedServer
 
 pytest.importorskip("openai")
 

@@ -6,10 +6,10 @@ from collections.abc import Callable
 
 import pytest
 
+from radgenome.testing import Reply, ScriptedServer
 from radgenome.text.llm.client import ChatClient, _retry_after_s
 from radgenome.text.llm.prompts import build_messages
 from radgenome.text.llm.settings import LLMSettings
-from radgenome.text.llm.testing import Reply, ScriptedServer
 
 pytest.importorskip("openai")
 

@@ -1,4 +1,6 @@
-"""A scripted OpenAI-compatible chat-completions server on 127.0.0.1, for tests, benchmarks and dry runs.
+"""Test harness shipped with the package (not used by the library itself): a scripted OpenAI-compatible
+chat-completions server on 127.0.0.1, for the test suite, ``benchmarks/bench_llm.py`` and dry runs of the LLM
+backends without a model (``radgenome text --backend llm --llm-base-url`` pointed at it).
 
 ``POST /v1/chat/completions`` answers from a script keyed by the input sentence (the last line of the last
 user message, without the ``Sentence:`` prefix): each sentence has a list of :class:`Reply` consumed in call

@@ -11,8 +11,8 @@ from typer.testing import CliRunner
 
 from radgenome.cli import app
 from radgenome.pipeline.text_run import run_text
+from radgenome.testing import Reply, ScriptedServer
 from radgenome.text.llm.settings import LLMSettings
-from radgenome.text.llm.testing import Reply, ScriptedServer
 
 pytest.importorskip("openai")
 

@@ -9,8 +9,8 @@ from types import SimpleNamespace
 import pytest
 
 from radgenome.model import Finding, Polarity, Report, ReportAnalysis, Section, Sentence
+from radgenome.testing import ScriptedServer
 from radgenome.text.llm.settings import LLMSettings
-from radgenome.text.llm.testing import ScriptedServer
 from radgenome.text.measure import parse_measurements
 
 
