@@ -15,8 +15,8 @@ import time
 from pathlib import Path
 
 from radgenome.model import Report, ReportAnalysis, Section, Sentence
-from radgenome.text.llm import LLMBackend, LLMSettings
 from radgenome.testing import Reply, ScriptedServer
+from radgenome.text.llm import LLMBackend, LLMSettings
 from radgenome.text.measure import parse_measurements
 
 LOBES = ("right lung upper lobe", "right lung middle lobe", "right lung lower lobe", "left lung upper lobe")
