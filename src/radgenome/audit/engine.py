@@ -1,0 +1,334 @@
+"""The one adapter between the audit and the rest of radgenome (text engine, reports reader, region hierarchy).
+
+Every import of the text engine, the corpus reader, the anatomy DAG and the dataset's path expansion lives in
+this module; the rest of the audit works on the small types below. When the package layout changes (shared
+types moving to ``radgenome.model``, a public ``radgenome.analyze_report``), only this file follows.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import cache, lru_cache
+from pathlib import Path
+
+from radgenome.anatomy import TOP_LEVEL_REGIONS, UnknownNodeError, load_hierarchy
+from radgenome.audit.model import Polarity
+from radgenome.corpus.reports import ReportTableError, read_reports
+from radgenome.dataset.tables import path_contents
+from radgenome.eval.grounding import normalise_volume as _normalise_volume
+from radgenome.text import negation
+from radgenome.text.engine import RulesBackend, finding_nodes
+from radgenome.text.grounding import ground_analysis
+from radgenome.text.measure import parse_measurements
+from radgenome.text.model import Measurement, Report, ReportAnalysis, Section
+from radgenome.text.sentences import split_sentences as _split_sentences
+
+__all__ = [
+    "AuditReport",
+    "EngineInfo",
+    "PathStatement",
+    "ReportSentence",
+    "ReportTableError",
+    "ReportView",
+    "Size",
+    "StatedPhrase",
+    "analyse",
+    "engine_info",
+    "expand_paths",
+    "has_negation",
+    "is_known_path",
+    "load_reports",
+    "mention_polarity",
+    "named_regions",
+    "node_regions",
+    "node_side",
+    "normalise_volume",
+    "parse_sizes",
+    "path_side",
+    "phrase_nodes",
+    "region_of_path",
+    "split_sentences",
+    "top_regions",
+]
+
+SIDES = ("left", "right")
+
+
+# ---------------------------------------------------------------------------------------------- types
+@dataclass(frozen=True, slots=True)
+class Size:
+    text: str
+    values_mm: tuple[float, ...]
+    largest_mm: float
+    unit: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReportSentence:
+    section: str
+    """``findings`` or ``impressions``."""
+    index: int
+    text: str
+    nodes: tuple[str, ...]
+    grounded_by: str
+    """``anatomy`` (named or implied by a finding), ``context`` (the sentence before) or ``others``."""
+    sizes: tuple[Size, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class StatedPhrase:
+    phrase: str
+    sentence: int
+    """Index of the sentence (in :attr:`ReportView.sentences` order) that states it."""
+
+
+@dataclass(frozen=True, slots=True)
+class PathStatement:
+    """What the engine says one RadGenome path of a report holds (the engine's own table rows)."""
+
+    path: str
+    present: tuple[StatedPhrase, ...] = ()
+    absent: tuple[StatedPhrase, ...] = ()
+    uncertain: tuple[StatedPhrase, ...] = ()
+    has_sentences: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class AuditReport:
+    """One report of the reports table (the engine's report object stays opaque)."""
+
+    volume: str
+    findings: str
+    impressions: str
+    _report: Report = field(repr=False, compare=False)
+
+    @property
+    def has_findings(self) -> bool:
+        return bool(self.findings.strip())
+
+
+@dataclass(slots=True)
+class ReportView:
+    """A report as the audit sees it: grounded sentences with sizes, and per-path statements."""
+
+    volume: str
+    findings: str
+    impressions: str
+    sentences: tuple[ReportSentence, ...]
+    paths: dict[str, PathStatement]
+
+    @property
+    def has_findings(self) -> bool:
+        return bool(self.findings.strip())
+
+    def sentence(self, index: int) -> ReportSentence:
+        return self.sentences[index]
+
+
+@dataclass(frozen=True, slots=True)
+class EngineInfo:
+    backend: str
+    version: str
+
+
+# ---------------------------------------------------------------------------------------------- reports
+def normalise_volume(name: str) -> str:
+    """``train_1_a_1.nii.gz`` -> ``train_1_a_1`` (the key both tables are matched on)."""
+    return _normalise_volume(name)
+
+
+def load_reports(path: Path) -> tuple[dict[str, AuditReport], list[tuple[int, str]]]:
+    """Reports by normalised volume name, and (row, message) of the rows the reader could not use.
+
+    Raises :class:`ReportTableError` when the table as a whole cannot be read.
+    """
+    reports, errors = read_reports(Path(path))
+    out: dict[str, AuditReport] = {}
+    for r in reports:
+        out.setdefault(normalise_volume(r.volume), AuditReport(r.volume, r.findings, r.impressions, r))
+    return out, [(e.row, f"{e.volume + ': ' if e.volume else ''}{e.message}") for e in errors]
+
+
+@cache
+def _backend() -> RulesBackend:
+    return RulesBackend()
+
+
+def engine_info() -> EngineInfo:
+    b = _backend()
+    return EngineInfo(b.name, b.version)
+
+
+_SECTIONS = {Section.FINDINGS: "findings", Section.IMPRESSIONS: "impressions"}
+
+
+def analyse(report: AuditReport) -> ReportView:
+    """Run the text engine on one report."""
+    analysis = _backend().analyze(report._report)
+    sentences: list[ReportSentence] = []
+    position: dict[int, int] = {}
+    for sent in analysis.sentences:
+        section = _SECTIONS.get(sent.section)
+        if section is None:
+            continue
+        position[id(sent)] = len(sentences)
+        grounded_by = "anatomy"
+        for flag in sent.flags:
+            if flag.startswith("grounded_by_"):
+                grounded_by = flag.removeprefix("grounded_by_")
+        sentences.append(
+            ReportSentence(section, len(sentences), sent.text, tuple(sent.nodes), grounded_by,
+                           tuple(_size(m) for m in sent.measurements))
+        )
+    return ReportView(
+        volume=report.volume,
+        findings=report.findings,
+        impressions=report.impressions,
+        sentences=tuple(sentences),
+        paths=_path_statements(analysis, position),
+    )
+
+
+def _path_statements(analysis: ReportAnalysis, position: dict[int, int]) -> dict[str, PathStatement]:
+    owner: dict[int, int] = {}
+    for sent in analysis.sentences:
+        for f in sent.findings:
+            owner[id(f)] = position.get(id(sent), -1)
+    out: dict[str, PathStatement] = {}
+    for path, content in path_contents(analysis, load_hierarchy()).items():
+        present = tuple(StatedPhrase(f.phrase, owner.get(id(f), -1)) for f in content.present)
+        uncertain = tuple(
+            StatedPhrase(f.phrase, owner.get(id(f), -1)) for f in content.stated if not _is_present(f.polarity)
+        )
+        absent = tuple(StatedPhrase(f.phrase, owner.get(id(f), -1)) for f in content.absent)
+        out[path] = PathStatement(path, present, absent, uncertain, bool(content.sentences))
+    return out
+
+
+def _is_present(polarity: object) -> bool:
+    return str(polarity) == Polarity.PRESENT.value
+
+
+# ---------------------------------------------------------------------------------------------- text pieces
+def split_sentences(text: str) -> list[str]:
+    return [s.text for s in _split_sentences(text)]
+
+
+_RUN_ON = re.compile(r"(?<=[a-z)])\.\s+(?=\S)")
+"""A period and a space inside one engine sentence (``... was detected. 3 mm calculus ...``): the sentence
+splitter keeps them together when a digit follows, so the audit reads polarity within the piece."""
+
+
+def _piece(sentence: str, pos: int) -> tuple[str, int]:
+    start = 0
+    for m in _RUN_ON.finditer(sentence):
+        if m.end() > pos:
+            return sentence[start : m.start() + 1], start
+        start = m.end()
+    return sentence[start:], start
+
+
+def mention_polarity(sentence: str, starts: Iterable[int], head: int | None = None) -> Polarity:
+    """Polarity of a mention whose words start at ``starts`` (the engine's NegEx scopes), read at its head word
+    when known, else at every word (words in different scopes make it :attr:`Polarity.UNCERTAIN`).
+
+    A negation in a sentence that also carries an uncertainty cue, or one of the audit's ``distrusted``
+    negations (``not typical``, ``not specific``), is read as uncertain: the engine's scopes are not reliable
+    enough there to remove a row on their word.
+    """
+    starts = list(starts)
+    anchor = head if head is not None else (starts[0] if starts else 0)
+    piece, offset = _piece(sentence, anchor)
+    points = [head - offset] if head is not None else [s - offset for s in starts if 0 <= s - offset < len(piece)]
+    found = {Polarity(str(negation.polarity_of(piece, p, p + 1))) for p in points or [0]}
+    if len(found) != 1:
+        return Polarity.UNCERTAIN
+    polarity = found.pop()
+    if polarity is Polarity.ABSENT and (negation.uncertain_spans(piece) or _distrusted(piece)):
+        return Polarity.UNCERTAIN
+    return polarity
+
+
+def has_negation(sentence: str) -> bool:
+    """Whether any negation cue governs part of ``sentence``."""
+    return bool(negation.negated_spans(sentence))
+
+
+def _distrusted(text: str) -> bool:
+    from radgenome.audit.vocab import rules_data
+
+    return rules_data().distrusted_negation.search(text.lower()) is not None
+
+
+def phrase_nodes(phrase: str, sentence_nodes: tuple[str, ...]) -> tuple[str, ...]:
+    """The sentence's nodes narrowed to the organ the phrase's own words name (as the engine does)."""
+    return finding_nodes(phrase, sentence_nodes)
+
+
+def _size(m: Measurement) -> Size:
+    return Size(m.text, tuple(m.values_mm), m.largest_mm, m.unit)
+
+
+def parse_sizes(text: str) -> tuple[Size, ...]:
+    return tuple(_size(m) for m in parse_measurements(text))
+
+
+# ---------------------------------------------------------------------------------------------- anatomy
+def is_known_path(path: str) -> bool:
+    try:
+        load_hierarchy().node_of_path(path)
+    except (UnknownNodeError, KeyError):
+        return False
+    return True
+
+
+def region_of_path(path: str) -> str:
+    return path.split("/", 1)[0]
+
+
+@lru_cache(maxsize=65536)
+def node_regions(node: str) -> tuple[str, ...]:
+    h = load_hierarchy()
+    if node in TOP_LEVEL_REGIONS and node not in h:
+        return (node,)
+    if node not in h:
+        return ()
+    return h.top_regions(node)
+
+
+def node_side(node: str) -> str | None:
+    words = node.split()
+    for side in SIDES:
+        if side in words:
+            return side
+    return None
+
+
+def path_side(path: str) -> str | None:
+    side = None
+    for part in path.split("/"):
+        side = node_side(part) or side
+    return side
+
+
+def expand_paths(nodes: Iterable[str]) -> frozenset[str]:
+    """RadGenome paths of ``nodes`` and of all their ancestors (with the bare top-level region names)."""
+    h = load_hierarchy()
+    known = tuple(n for n in nodes if n in h or n in TOP_LEVEL_REGIONS)
+    return frozenset(h.expand_paths(known))
+
+
+def top_regions() -> tuple[str, ...]:
+    return TOP_LEVEL_REGIONS
+
+
+@lru_cache(maxsize=65536)
+def named_regions(text: str) -> tuple[str, ...]:
+    """Top-level regions of the anatomy that ``text`` itself names (``pericardial effusion`` -> heart); a
+    finding word that only implies a region does not count."""
+    found: list[str] = []
+    for node in ground_analysis(text).anatomy:
+        found.extend(node_regions(node))
+    return tuple(dict.fromkeys(found))

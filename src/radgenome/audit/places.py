@@ -1,0 +1,84 @@
+"""Where a mention is, against where a released row puts it (RadGenome paths over the region DAG).
+
+- :func:`at_path` — the mention's node is the row's node or below it (``left lung`` backs ``lung/lung``);
+- :func:`covers` — a negation reaches the row's node: at or above it, or both sides of it ("no nodule in
+  either lung" covers ``lung``);
+- :func:`compatible` — same top-level region, no side against the row's side;
+- :func:`side_conflict` — the report puts it in the row's region, but only on the other side;
+- :func:`region_conflict` — the report puts it only in regions that RadGenome's conventions never mix with
+  the row's (``data/rules.toml``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from functools import lru_cache
+
+from radgenome.audit import engine
+from radgenome.audit.vocab import rules_data
+
+
+@lru_cache(maxsize=65536)
+def _node_paths(node: str) -> frozenset[str]:
+    """Every path at which ``node`` itself sits (a bare region name for a region node)."""
+    expanded = engine.expand_paths((node,))
+    return frozenset(p for p in expanded if p.rsplit("/", 1)[-1] == node or p == node)
+
+
+def at_path(nodes: Iterable[str], path: str) -> bool:
+    return path in engine.expand_paths(tuple(nodes))
+
+
+def _above_or_at(node: str, path: str) -> bool:
+    region = engine.region_of_path(path)
+    for p in _node_paths(node):
+        if path == p or path.startswith(p + "/"):
+            return True
+        # a region-root node (``lung``, ``mediastinal tissue``) stands for its bare region path
+        if "/" not in path and p.count("/") == 1 and p.split("/", 1)[0] == region:
+            return True
+    return False
+
+
+def covers(nodes: Iterable[str], path: str) -> bool:
+    nodes = tuple(nodes)
+    if any(_above_or_at(n, path) for n in nodes):
+        return True
+    if engine.path_side(path) is None:
+        finer = [n for n in nodes if at_path((n,), path)]
+        sides = {engine.node_side(n) for n in finer}
+        if {"left", "right"} <= sides:
+            return True
+    return False
+
+
+def _sides_agree(node: str, path: str) -> bool:
+    a, b = engine.node_side(node), engine.path_side(path)
+    return a is None or b is None or a == b
+
+
+def in_region(nodes: Iterable[str], path: str) -> list[str]:
+    region = engine.region_of_path(path)
+    return [n for n in nodes if region in engine.node_regions(n)]
+
+
+def compatible(nodes: Iterable[str], path: str) -> bool:
+    return any(_sides_agree(n, path) for n in in_region(nodes, path))
+
+
+def side_conflict(nodes: Iterable[str], path: str) -> bool:
+    side = engine.path_side(path)
+    if side is None:
+        return False
+    here = in_region(nodes, path)
+    return bool(here) and all(engine.node_side(n) not in (None, side) for n in here)
+
+
+def region_conflict(nodes: Iterable[str], path: str) -> bool:
+    nodes = tuple(nodes)
+    if not nodes or in_region(nodes, path):
+        return False
+    region = engine.region_of_path(path)
+    data = rules_data()
+    regions = {r for n in nodes for r in engine.node_regions(n)}
+    return bool(regions) and not any(data.regions_overlap(region, r) for r in regions)
