@@ -39,8 +39,8 @@ _NO = re.compile(r"^\s*no\b", re.IGNORECASE)
 
 
 def split_items(cell: str, report_text: str) -> list[str]:
-    """The phrases of a comma-joined cell; pieces are re-joined where the report writes them with a comma
-    inside one phrase (``8,5 mm nodule``, ``25x14 mm (left), 12x10 mm (right) ...``)."""
+    """The phrases of a comma-joined cell; neighbouring pieces are re-joined where the report writes them
+    together, comma included (``8,5 mm nodule``, ``25x14 mm (left), 12x10 mm (right)``)."""
     pieces = [p.strip() for p in cell.split(",")]
     out: list[str] = []
     for piece in pieces:
@@ -48,7 +48,7 @@ def split_items(cell: str, report_text: str) -> list[str]:
             continue
         if out:
             joined = f"{out[-1]},{piece}" if piece[:1].isdigit() and out[-1][-1:].isdigit() else f"{out[-1]}, {piece}"
-            if clean_phrase(piece) not in report_text and clean_phrase(joined) in report_text:
+            if clean_phrase(joined) in report_text:
                 out[-1] = joined
                 continue
         out.append(piece)
