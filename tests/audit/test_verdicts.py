@@ -216,3 +216,25 @@ def test_region_report_sentences(release: Path, tmp_path: Path) -> None:
     assert (two["verdict"], two["reason"]) == ("unsupported", "sentence_not_in_report")
     three = audit[("validation_region_report.csv", 3)]
     assert (three["verdict"], three["reason"], three["action"]) == ("contradicted", "other_side", "removed")
+
+
+def test_stated_in_the_region_but_not_at_the_path_is_unsupported(release: Path, tmp_path: Path) -> None:
+    report = ("Millimetric nodules are observed in the right lung lower lobe.", "")
+    write_table(release, "vqa_location", [(V1, "lung/lung/lung upper lobe/right lung upper lobe", "nodules")])
+    audit = _audit(release, tmp_path, {V1: report})
+    row = audit[("train_vqa_location.csv", 1)]
+    assert (row["verdict"], row["reason"], row["action"]) == ("unsupported", "not_stated_at_path", "kept")
+
+
+def test_thoracic_aorta_backs_the_aorta_path_but_not_the_abdomen(release: Path, tmp_path: Path) -> None:
+    report = ("Calcific atheroma plaques are observed in the thoracic aorta. "
+              "The liver is normal. Calcified plaques are observed in the abdominal aorta.", "")
+    write_table(release, "vqa_location", [
+        (V1, "abdomen/abdomen/aorta", "calcific atheroma plaques"),  # RadGenome's aorta mask: backed
+        (V1, "abdomen", "calcific atheroma plaques"),  # the abdomen region: the thoracic aorta is no abdomen
+        (V1, "abdomen", "calcified plaques"),  # named abdominal: backed
+        (V1, "mediastinum", "calcific atheroma plaques"),
+    ])
+    audit = _audit(release, tmp_path, {V1: report})
+    assert [audit[("train_vqa_location.csv", i)]["verdict"] for i in (1, 2, 3, 4)] == [
+        "supported", "unsupported", "supported", "supported"]

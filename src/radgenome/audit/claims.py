@@ -91,18 +91,20 @@ def present_claim(ctx: VolumeContext, phrase: str, path: str) -> ItemVerdict:
     """The row says ``phrase`` is present at ``path``."""
     mentions = ctx.mentions(phrase)
     present, absent, uncertain = _split(mentions)
-    here = [m for m in present if places.at_path(m.nodes, path)]
+    here = [m for m in present if places.at_path(m.nodes, path, m.sentence.blocked)]
     if here:
         return ItemVerdict(phrase, Verdict.SUPPORTED, "stated_present", _ev(here))
-    nearby = [m for m in present if places.compatible(m.nodes, path)]
-    negated = [m for m in absent if places.covers(m.nodes, path)]
+    nearby = [m for m in present if places.compatible(m.nodes, path, m.sentence.blocked)]
+    negated = [m for m in absent if places.covers(m.nodes, path, m.sentence.blocked)]
     if negated and not nearby:
         # a negation where the row puts it, and no mention of it stated in that region and side
         return ItemVerdict(phrase, Verdict.CONTRADICTED, "stated_absent", _ev(negated))
-    hedged = [m for m in uncertain if places.compatible(m.nodes, path)]
+    hedged = [m for m in uncertain if places.compatible(m.nodes, path, m.sentence.blocked)]
     if hedged:
         return ItemVerdict(phrase, Verdict.NOT_CHECKED, "hedged", _ev(hedged))
-    if present and not nearby:
+    if present and nearby:
+        return ItemVerdict(phrase, Verdict.UNSUPPORTED, "not_stated_at_path", _ev(nearby))
+    if present:
         nodes = [n for m in present for n in m.nodes]
         sentence_nodes = [n for m in present for n in m.sentence.nodes]
         strong = ctx.complete and not any(_weak(m) for m in present)
@@ -124,12 +126,12 @@ def absent_claim(ctx: VolumeContext, phrase: str, path: str) -> ItemVerdict:
     """The row says ``phrase`` is absent at ``path`` (a ``No.`` presence row)."""
     mentions = ctx.mentions(phrase)
     present, absent, uncertain = _split(mentions)
-    stated = [m for m in present if places.at_path(m.nodes, path) and not _weak(m)]
-    negated = [m for m in absent if places.compatible(m.nodes, path)]
+    stated = [m for m in present if places.at_path(m.nodes, path, m.sentence.blocked) and not _weak(m)]
+    negated = [m for m in absent if places.compatible(m.nodes, path, m.sentence.blocked)]
     if stated and negated:
         if any(set(m.nodes) & set(n.nodes) for m in stated for n in negated):
             return ItemVerdict(phrase, Verdict.NOT_CHECKED, "report_conflicts", _ev(stated + negated))
-        if any(places.covers(m.nodes, path) for m in negated):
+        if any(places.covers(m.nodes, path, m.sentence.blocked) for m in negated):
             return ItemVerdict(phrase, Verdict.SUPPORTED, "stated_absent", _ev(negated))
     if stated:
         if any(engine.has_negation(m.sentence.text) for m in stated):
@@ -137,7 +139,7 @@ def absent_claim(ctx: VolumeContext, phrase: str, path: str) -> ItemVerdict:
         return ItemVerdict(phrase, Verdict.CONTRADICTED, "stated_present", _ev(stated))
     if negated:
         return ItemVerdict(phrase, Verdict.SUPPORTED, "stated_absent", _ev(negated))
-    hedged = [m for m in uncertain if places.compatible(m.nodes, path)]
+    hedged = [m for m in uncertain if places.compatible(m.nodes, path, m.sentence.blocked)]
     if hedged:
         return ItemVerdict(phrase, Verdict.NOT_CHECKED, "hedged", _ev(hedged))
     if absent:
@@ -225,7 +227,7 @@ def size_claim(ctx: VolumeContext, phrase: str, size_text: str, path: str) -> Si
     if not released:
         return SizeVerdict(ItemVerdict(item, Verdict.CONTRADICTED, "size_not_a_length"))
     mentions = [m for m in ctx.mentions(phrase) if m.polarity is not Polarity.ABSENT]
-    near = [m for m in mentions if places.compatible(m.nodes, path)] or mentions
+    near = [m for m in mentions if places.compatible(m.nodes, path, m.sentence.blocked)] or mentions
     sentences = list(dict.fromkeys(m.sentence for m in near))
     for s in sentences:
         if any(same_size(released, size) for size in s.sizes):
@@ -236,7 +238,7 @@ def size_claim(ctx: VolumeContext, phrase: str, size_text: str, path: str) -> Si
                 return SizeVerdict(ItemVerdict(item, Verdict.CONTRADICTED, "size_unit", evidence_of([s])), size)
     elsewhere = [s for s in ctx.view.sentences if any(same_size(released, size) for size in s.sizes)]
     if elsewhere:
-        regional = [s for s in elsewhere if places.compatible(s.nodes, path)]
+        regional = [s for s in elsewhere if places.compatible(s.nodes, path, s.blocked)]
         if not sentences and regional:
             return SizeVerdict(ItemVerdict(item, Verdict.SUPPORTED, "size_stated_in_region", evidence_of(regional)))
         return SizeVerdict(ItemVerdict(item, Verdict.UNSUPPORTED, "size_of_another_sentence", evidence_of(elsewhere)))
@@ -274,13 +276,13 @@ def sentence_claim(ctx: VolumeContext, text: str, path: str) -> ItemVerdict:
     if not found:
         return ctx.silent(item, "sentence_not_in_report")
     nodes = [n for s in found for n in s.nodes]
-    if places.at_path(nodes, path):
+    if any(places.at_path(s.nodes, path, s.blocked) for s in found):
         return ItemVerdict(item, Verdict.SUPPORTED, "grounded_here", evidence_of(found))
     if all(s.grounded_by in ("context", "others") for s in found):
         return ItemVerdict(item, Verdict.NOT_CHECKED, "weak_grounding", evidence_of(found))
     if places.side_conflict(nodes, path) and not any(s.grounded_by in ("context", "others") for s in found):
         return ItemVerdict(item, Verdict.CONTRADICTED, "other_side", evidence_of(found))
-    if places.compatible(nodes, path):
+    if any(places.compatible(s.nodes, path, s.blocked) for s in found):
         return ItemVerdict(item, Verdict.UNSUPPORTED, "not_grounded_at_path", evidence_of(found))
     return ItemVerdict(item, Verdict.UNSUPPORTED, "region_not_grounded", evidence_of(found))
 

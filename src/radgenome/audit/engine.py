@@ -22,7 +22,7 @@ from radgenome.text import negation
 from radgenome.text.engine import RulesBackend, finding_nodes
 from radgenome.text.grounding import ground_analysis
 from radgenome.text.measure import parse_measurements
-from radgenome.text.model import Measurement, Report, ReportAnalysis, Section
+from radgenome.text.model import Finding, Measurement, Report, ReportAnalysis, Section
 from radgenome.text.sentences import split_sentences as _split_sentences
 
 __all__ = [
@@ -75,6 +75,10 @@ class ReportSentence:
     grounded_by: str
     """``anatomy`` (named or implied by a finding), ``context`` (the sentence before) or ``others``."""
     sizes: tuple[Size, ...] = ()
+    blocked: frozenset[tuple[str, str]] = frozenset()
+    """(node, region) pairs that do not count in this sentence: a node the DAG puts under two regions backs the
+    second region's rows only when the sentence names that region (the thoracic aorta backs
+    ``abdomen/abdomen/aorta``, RadGenome's aorta mask, but not ``abdomen``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,9 +182,10 @@ def analyse(report: AuditReport) -> ReportView:
         for flag in sent.flags:
             if flag.startswith("grounded_by_"):
                 grounded_by = flag.removeprefix("grounded_by_")
+        nodes = tuple(sent.nodes)
         sentences.append(
-            ReportSentence(section, len(sentences), sent.text, tuple(sent.nodes), grounded_by,
-                           tuple(_size(m) for m in sent.measurements))
+            ReportSentence(section, len(sentences), sent.text, nodes, grounded_by,
+                           tuple(_size(m) for m in sent.measurements), blocked_regions(sent.text, nodes))
         )
     return ReportView(
         volume=report.volume,
@@ -192,18 +197,28 @@ def analyse(report: AuditReport) -> ReportView:
 
 
 def _path_statements(analysis: ReportAnalysis, position: dict[int, int]) -> dict[str, PathStatement]:
+    """The engine's per-path contents, without the paths a sentence's blocked (node, region) pairs produce."""
     owner: dict[int, int] = {}
+    allowed: dict[int, frozenset[str]] = {}
     for sent in analysis.sentences:
+        blocked = blocked_regions(sent.text, tuple(sent.nodes))
+        allowed[id(sent)] = allowed_paths(sent.nodes, blocked)
         for f in sent.findings:
             owner[id(f)] = position.get(id(sent), -1)
+            allowed[id(f)] = allowed_paths(f.nodes or sent.nodes, blocked)
     out: dict[str, PathStatement] = {}
     for path, content in path_contents(analysis, load_hierarchy()).items():
-        present = tuple(StatedPhrase(f.phrase, owner.get(id(f), -1)) for f in content.present)
-        uncertain = tuple(
-            StatedPhrase(f.phrase, owner.get(id(f), -1)) for f in content.stated if not _is_present(f.polarity)
-        )
-        absent = tuple(StatedPhrase(f.phrase, owner.get(id(f), -1)) for f in content.absent)
-        out[path] = PathStatement(path, present, absent, uncertain, bool(content.sentences))
+
+        def keep(findings: Iterable[Finding], path: str = path) -> tuple[StatedPhrase, ...]:
+            return tuple(StatedPhrase(f.phrase, owner.get(id(f), -1)) for f in findings
+                         if path in allowed.get(id(f), frozenset((path,))))
+
+        present = keep(content.present)
+        uncertain = keep(f for f in content.stated if not _is_present(f.polarity))
+        absent = keep(content.absent)
+        has_sentences = any(path in allowed.get(id(s), frozenset((path,))) for s in content.sentences)
+        if present or uncertain or absent or has_sentences:
+            out[path] = PathStatement(path, present, absent, uncertain, has_sentences)
     return out
 
 
@@ -318,6 +333,35 @@ def expand_paths(nodes: Iterable[str]) -> frozenset[str]:
     h = load_hierarchy()
     known = tuple(n for n in nodes if n in h or n in TOP_LEVEL_REGIONS)
     return frozenset(h.expand_paths(known))
+
+
+@lru_cache(maxsize=65536)
+def blocked_regions(text: str, nodes: tuple[str, ...]) -> frozenset[tuple[str, str]]:
+    """(node, region) pairs of ``nodes`` that ``text`` does not back (see :attr:`ReportSentence.blocked`)."""
+    from radgenome.audit.vocab import rules_data
+
+    low = text.lower()
+    return frozenset(
+        (node, region) for node, region, words in rules_data().needs_word if node in nodes and not words.search(low)
+    )
+
+
+@lru_cache(maxsize=65536)
+def _allowed(nodes: tuple[str, ...], blocked: frozenset[tuple[str, str]]) -> frozenset[str]:
+    out: set[str] = set()
+    for node in nodes:
+        paths = expand_paths((node,))
+        regions = {r for n, r in blocked if n == node}
+        if regions:
+            # the node's own paths stay (``abdomen/abdomen/aorta`` is the aorta); the region rows above it go
+            paths = frozenset(p for p in paths if p.split("/", 1)[0] not in regions or p.rsplit("/", 1)[-1] == node)
+        out.update(paths)
+    return frozenset(out)
+
+
+def allowed_paths(nodes: Iterable[str], blocked: frozenset[tuple[str, str]] = frozenset()) -> frozenset[str]:
+    """:func:`expand_paths` of ``nodes`` without the paths of blocked (node, region) pairs."""
+    return _allowed(tuple(nodes), blocked)
 
 
 def top_regions() -> tuple[str, ...]:

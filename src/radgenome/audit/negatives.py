@@ -53,7 +53,7 @@ def _clearly_absent(ctx: VolumeContext, phrase: str, sentence: int, path: str) -
     if ctx.view.sentences[sentence].grounded_by != "anatomy":
         return False
     return not any(
-        m.polarity is not Polarity.ABSENT and places.compatible(m.nodes, path) for m in mentions
+        m.polarity is not Polarity.ABSENT and places.compatible(m.nodes, path, m.sentence.blocked) for m in mentions
     )
 
 

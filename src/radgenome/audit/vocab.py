@@ -18,6 +18,8 @@ class RulesData:
     size_tolerance_mm: float
     distrusted_negation: re.Pattern[str]
     word_forms: dict[str, str]
+    organ_tissue: dict[str, str]
+    needs_word: tuple[tuple[str, str, re.Pattern[str]], ...]
 
     def regions_overlap(self, a: str, b: str) -> bool:
         return a == b or "others" in (a, b) or frozenset((a, b)) in self.overlapping
@@ -33,5 +35,9 @@ def rules_data() -> RulesData:
         overlapping=frozenset(frozenset(pair) for pair in raw["regions"]["overlapping"]),
         size_tolerance_mm=float(raw["sizes"]["tolerance_mm"]),
         word_forms=dict(raw["matching"].get("word_forms", {})),
+        organ_tissue=dict(raw["regions"].get("organ_tissue", {})),
+        needs_word=tuple(
+            (e["node"], e["region"], re.compile(e["words"])) for e in raw["regions"].get("needs_word", [])
+        ),
         distrusted_negation=re.compile("|".join(raw["polarity"]["distrusted_negation"])),
     )
