@@ -238,3 +238,17 @@ def test_thoracic_aorta_backs_the_aorta_path_but_not_the_abdomen(release: Path, 
     audit = _audit(release, tmp_path, {V1: report})
     assert [audit[("train_vqa_location.csv", i)]["verdict"] for i in (1, 2, 3, 4)] == [
         "supported", "unsupported", "supported", "supported"]
+
+
+def test_subpleural_lung_findings_are_not_pleura_findings(release: Path, tmp_path: Path) -> None:
+    report = ("Pleural effusion reaching 5 cm on the right and compression atelectasis in the adjacent lung. "
+              "Subpleural ground glass densities in the right lung lower lobe.", "")
+    write_table(release, "vqa_location", [
+        (V1, "pleura", "pleural effusion"),
+        (V1, "pleura", "compression atelectasis"),
+        (V1, "pleura", "subpleural ground glass densities"),
+        (V1, "lung", "subpleural ground glass densities"),
+    ])
+    audit = _audit(release, tmp_path, {V1: report})
+    assert [audit[("train_vqa_location.csv", i)]["verdict"] for i in (1, 2, 3, 4)] == [
+        "supported", "unsupported", "unsupported", "supported"]

@@ -277,9 +277,22 @@ def _distrusted(text: str) -> bool:
     return rules_data().distrusted_negation.search(text.lower()) is not None
 
 
+@lru_cache(maxsize=65536)
 def phrase_nodes(phrase: str, sentence_nodes: tuple[str, ...]) -> tuple[str, ...]:
-    """The sentence's nodes narrowed to the organ the phrase's own words name (as the engine does)."""
-    return finding_nodes(phrase, sentence_nodes)
+    """The sentence's nodes narrowed to the region the phrase's own words name (as the engine does for its
+    findings); a parenchymal lung finding in a sentence that also names the pleura (``subpleural nodule``,
+    ``pleural effusion and atelectasis in the adjacent lung``) -> the lung only."""
+    nodes = finding_nodes(phrase, sentence_nodes)
+    if len(nodes) < 2 or ground_analysis(phrase.replace("subpleural", "")).anatomy:
+        return nodes
+    from radgenome.audit.vocab import rules_data
+
+    data = rules_data()
+    words = set(re.findall(r"[a-z]+", phrase.lower()))
+    if words & data.lung_words and any("lung" in node_regions(n) for n in nodes):
+        kept = tuple(n for n in nodes if not set(node_regions(n)) <= data.landmark_regions)
+        return kept or nodes
+    return nodes
 
 
 def _size(m: Measurement) -> Size:

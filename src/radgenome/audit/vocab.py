@@ -20,6 +20,8 @@ class RulesData:
     word_forms: dict[str, str]
     organ_tissue: dict[str, str]
     needs_word: tuple[tuple[str, str, re.Pattern[str]], ...]
+    lung_words: frozenset[str]
+    landmark_regions: frozenset[str]
 
     def regions_overlap(self, a: str, b: str) -> bool:
         return a == b or "others" in (a, b) or frozenset((a, b)) in self.overlapping
@@ -36,6 +38,8 @@ def rules_data() -> RulesData:
         size_tolerance_mm=float(raw["sizes"]["tolerance_mm"]),
         word_forms=dict(raw["matching"].get("word_forms", {})),
         organ_tissue=dict(raw["regions"].get("organ_tissue", {})),
+        lung_words=frozenset(raw["regions"]["lung_findings"]["words"]),
+        landmark_regions=frozenset(raw["regions"]["lung_findings"]["landmark_regions"]),
         needs_word=tuple(
             (e["node"], e["region"], re.compile(e["words"])) for e in raw["regions"].get("needs_word", [])
         ),
