@@ -52,6 +52,14 @@ class VolumeContext:
             found = self._mentions[key] = find_mentions(self.view, phrase)
         return found
 
+    def loose(self, phrase: str) -> list[Mention]:
+        """Every ``exact`` and ``words`` mention (for conflicts a best-level lookup would not see)."""
+        key = "\x00" + phrase.strip().lower()
+        found = self._mentions.get(key)
+        if found is None:
+            found = self._mentions[key] = find_mentions(self.view, phrase, loose=True)
+        return found
+
     def silent(self, item: str, what: str) -> ItemVerdict:
         return ItemVerdict(item, Verdict.UNSUPPORTED, what)
 
@@ -97,7 +105,13 @@ def present_claim(ctx: VolumeContext, phrase: str, path: str) -> ItemVerdict:
     nearby = [m for m in present if places.compatible(m.nodes, path, m.sentence.blocked)]
     negated = [m for m in absent if places.covers(m.nodes, path, m.sentence.blocked)]
     if negated and not nearby:
-        # a negation where the row puts it, and no mention of it stated in that region and side
+        # a negation where the row puts it, and no mention of it stated (or hedged) in that region and side -
+        # looking at looser matches too ("effusion ... in the pericardial space" against "no pericardial
+        # effusion")
+        conflicting = [m for m in ctx.loose(phrase) if m.polarity is not Polarity.ABSENT
+                       and places.compatible(m.nodes, path, m.sentence.blocked)]
+        if conflicting:
+            return ItemVerdict(phrase, Verdict.NOT_CHECKED, "report_conflicts", _ev(negated + conflicting))
         return ItemVerdict(phrase, Verdict.CONTRADICTED, "stated_absent", _ev(negated))
     hedged = [m for m in uncertain if places.compatible(m.nodes, path, m.sentence.blocked)]
     if hedged:
@@ -136,6 +150,10 @@ def absent_claim(ctx: VolumeContext, phrase: str, path: str) -> ItemVerdict:
     if stated:
         if any(engine.has_negation(m.sentence.text) for m in stated):
             return ItemVerdict(phrase, Verdict.NOT_CHECKED, "negation_in_sentence", _ev(stated))
+        conflicting = [m for m in ctx.loose(phrase) if m.polarity is Polarity.ABSENT
+                       and places.covers(m.nodes, path, m.sentence.blocked)]
+        if conflicting:
+            return ItemVerdict(phrase, Verdict.NOT_CHECKED, "report_conflicts", _ev(stated + conflicting))
         return ItemVerdict(phrase, Verdict.CONTRADICTED, "stated_present", _ev(stated))
     if negated:
         return ItemVerdict(phrase, Verdict.SUPPORTED, "stated_absent", _ev(negated))

@@ -250,8 +250,9 @@ def mention_polarity(sentence: str, starts: Iterable[int], head: int | None = No
     when known, else at every word (words in different scopes make it :attr:`Polarity.UNCERTAIN`).
 
     A negation in a sentence that also carries an uncertainty cue, or one of the audit's ``distrusted``
-    negations (``not typical``, ``not specific``), is read as uncertain: the engine's scopes are not reliable
-    enough there to remove a row on their word.
+    negations (``not typical``, ``not specific``), is read as uncertain, and so is an assertion in a sentence
+    with one of the audit's ``hedges`` (``thought to be``, ``less likely``): the engine's scopes are not
+    reliable enough there to remove or confirm a row on their word.
     """
     starts = list(starts)
     anchor = head if head is not None else (starts[0] if starts else 0)
@@ -263,12 +264,20 @@ def mention_polarity(sentence: str, starts: Iterable[int], head: int | None = No
     polarity = found.pop()
     if polarity is Polarity.ABSENT and (negation.uncertain_spans(piece) or _distrusted(piece)):
         return Polarity.UNCERTAIN
+    if polarity is Polarity.PRESENT and _hedged(piece):
+        return Polarity.UNCERTAIN
     return polarity
 
 
 def has_negation(sentence: str) -> bool:
     """Whether any negation cue governs part of ``sentence``."""
     return bool(negation.negated_spans(sentence))
+
+
+def _hedged(text: str) -> bool:
+    from radgenome.audit.vocab import rules_data
+
+    return rules_data().hedges.search(text.lower()) is not None
 
 
 def _distrusted(text: str) -> bool:

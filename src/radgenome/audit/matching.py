@@ -143,8 +143,9 @@ def _mention(sent: ReportSentence, phrase: str, starts: list[int], level: Level,
     )
 
 
-def find_mentions(view: ReportView, phrase: str) -> list[Mention]:
-    """Every mention of ``phrase`` in ``view`` at the best level that finds one (empty when none does)."""
+def find_mentions(view: ReportView, phrase: str, *, loose: bool = False) -> list[Mention]:
+    """Every mention of ``phrase`` in ``view`` at the best level that finds one (empty when none does); with
+    ``loose``, every ``exact`` and ``words`` mention together (to look for a conflicting statement)."""
     pw = phrase_words(phrase)
     if not pw.content:
         return []
@@ -158,7 +159,7 @@ def find_mentions(view: ReportView, phrase: str) -> list[Mention]:
             for m in pattern.finditer(low):
                 starts = _word_starts(sent.text, m.start(), m.end())
                 exact.append(_mention(sent, phrase, starts, Level.EXACT, _head_at(sent, pw.head, m.start(), m.end())))
-        if exact:
+        if exact and not loose:
             continue
         toks = _tokens(sent.text)
         if all(w in toks.starts for w in pw.content):
@@ -172,6 +173,8 @@ def find_mentions(view: ReportView, phrase: str) -> list[Mention]:
                 continue
             at = toks.starts[pw.head][0]
             head.append(_mention(sent, phrase, [at] + [toks.starts[w][0] for w in others], Level.HEAD, at))
+    if loose:
+        return exact + words
     return exact or words or head
 
 

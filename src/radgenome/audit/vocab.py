@@ -17,6 +17,7 @@ class RulesData:
     overlapping: frozenset[frozenset[str]]
     size_tolerance_mm: float
     distrusted_negation: re.Pattern[str]
+    hedges: re.Pattern[str]
     word_forms: dict[str, str]
     organ_tissue: dict[str, str]
     needs_word: tuple[tuple[str, str, re.Pattern[str]], ...]
@@ -43,5 +44,6 @@ def rules_data() -> RulesData:
         needs_word=tuple(
             (e["node"], e["region"], re.compile(e["words"])) for e in raw["regions"].get("needs_word", [])
         ),
+        hedges=re.compile("|".join(raw["polarity"]["hedges"])),
         distrusted_negation=re.compile("|".join(raw["polarity"]["distrusted_negation"])),
     )
