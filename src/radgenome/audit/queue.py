@@ -26,11 +26,12 @@ QUEUE_COLUMNS = (
     "detail", "evidence", "proposed_action", "proposed_value", "report_findings", "report_impressions",
 )
 DECISIONS = {
-    "accept": "the audit is right: apply proposed_action (remove or fix the row; keep it for unsupported rows "
-              "whose proposed_action is 'review' only if the reviewer confirms it)",
-    "reject": "the release is right: keep the row as published",
-    "correct": "neither: the reviewer's own value replaces the checked cell",
+    "accept": "the released row is right as published: keep it (the audit's verdict was wrong)",
+    "reject": "the released row is wrong: remove it",
+    "correct": "the released row is wrong but fixable: the reviewer's text replaces the checked cell "
+               "(proposed_value, when given, is the audit's own fix)",
 }
+"""What a reviewer decides about the *released row* (the review app's accept / reject / correct)."""
 
 
 def queue_item_id(file: str, row: int) -> str:
