@@ -8,9 +8,6 @@ import nibabel as nib
 import numpy as np
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-BENCH = (REPO / ".." / "shared" / "benchmarks").resolve()
-
 
 def chest_ras(shape: tuple[int, int, int] = (40, 36, 32), seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """A tiny chest-like HU volume on a canonical RAS grid, and a label map: 1 = left lung, 2 = right lung.
@@ -59,10 +56,8 @@ def write_nifti(path: Path, array: np.ndarray, affine: np.ndarray, **header: flo
 
 
 @pytest.fixture
-def bench() -> Path:
-    if not BENCH.is_dir():
-        pytest.skip(f"benchmark data not present at {BENCH}")
-    return BENCH
+def bench(benchmarks_dir: Path) -> Path:
+    return benchmarks_dir
 
 
 class Helpers:

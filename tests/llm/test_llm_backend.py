@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import time
 from collections.abc import Callable
 from types import SimpleNamespace
 
@@ -123,7 +122,7 @@ def test_fallbacks_are_flagged(
             "bad json": [Reply.raw('{"nodes": ["heart"], "findings": [')],
             "bad node": [Reply.answer(["left little toe"])],
             "always 500": [Reply.error(500)],
-            "too slow": [Reply.answer(["heart"], delay_s=1.5)],
+            "too slow": [Reply.answer(["heart"], delay_s=60.0)],
             "fine": [Reply.answer(["trachea"])],
         }
     )
@@ -135,10 +134,9 @@ def test_fallbacks_are_flagged(
             for i, t in enumerate(["bad json", "bad node", "always 500", "too slow", "fine"])
         ],
     )
-    backend = LLMBackend(make_settings(timeout_s=0.2, max_retries=1))
-    t0 = time.monotonic()
+    backend = LLMBackend(make_settings(timeout_s=1.0, max_retries=1))
     (out,) = backend.refine_many([a])
-    assert time.monotonic() - t0 < 3.0
+    assert server.count("too slow") == 2 and server.count("always 500") == 2  # one retry each, then given up
     flags = {s.text: s.flags for s in out.sentences}
     assert flags == {
         "bad json": ("llm_invalid_json",),

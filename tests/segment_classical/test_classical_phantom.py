@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import nibabel as nib
 import numpy as np
 import pytest
@@ -79,10 +77,8 @@ def test_contrast_option() -> None:
     assert 80 < np.median(p.hu[p.mask("liver")]) < 130
 
 
-def test_male_has_no_breasts_and_is_fast() -> None:
-    t = time.perf_counter()
+def test_male_has_no_breasts() -> None:
     p = make_phantom()
-    assert time.perf_counter() - t < 2.0
     assert "left breast" not in p.labels.values()
 
 

@@ -16,18 +16,16 @@ from radgenome.segment.classical import ClassicalSegmenter
 
 nib = pytest.importorskip("nibabel")
 
-CASE = Path(__file__).resolve().parents[3] / "shared" / "benchmarks" / "volumes" / "cip_copdgene_10002K_ct64"
-if not CASE.is_dir():
-    CASE = Path("/work/shared/benchmarks/volumes/cip_copdgene_10002K_ct64")
-
-pytestmark = [
-    pytest.mark.benchmark_data,
-    pytest.mark.skipif(not (CASE / "ct.nii.gz").is_file(), reason="../shared/benchmarks not available"),
-]
+pytestmark = pytest.mark.benchmark_data
 
 
-def _canonical(name: str) -> tuple[np.ndarray, np.ndarray]:
-    img = nib.as_closest_canonical(nib.load(str(CASE / name)))
+@pytest.fixture(scope="module")
+def case(benchmarks_dir: Path) -> Path:
+    return benchmarks_dir / "volumes" / "cip_copdgene_10002K_ct64"
+
+
+def _canonical(case: Path, name: str) -> tuple[np.ndarray, np.ndarray]:
+    img = nib.as_closest_canonical(nib.load(str(case / name)))
     return np.asarray(img.dataobj), img.affine
 
 
@@ -40,22 +38,22 @@ def _prefix(seg: Segmentation, prefix: str) -> np.ndarray:
 
 
 @pytest.fixture(scope="module")
-def seg() -> Segmentation:
-    hu, aff = _canonical("ct.nii.gz")
-    return ClassicalSegmenter().segment(CTVolume("cip_copdgene_10002K_ct64", hu, aff, source=str(CASE)))
+def seg(case: Path) -> Segmentation:
+    hu, aff = _canonical(case, "ct.nii.gz")
+    return ClassicalSegmenter().segment(CTVolume("cip_copdgene_10002K_ct64", hu, aff, source=str(case)))
 
 
-def test_lungs(seg: Segmentation) -> None:
-    lm = _canonical("lung_mask.nii.gz")[0] > 0
-    lr = _canonical("lung_left_right.nii.gz")[0]  # 1 right, 2 left
+def test_lungs(seg: Segmentation, case: Path) -> None:
+    lm = _canonical(case, "lung_mask.nii.gz")[0] > 0
+    lr = _canonical(case, "lung_left_right.nii.gz")[0]  # 1 right, 2 left
     right, left = _prefix(seg, "right lung"), _prefix(seg, "left lung")
     assert dice(right | left, lm) >= 0.975
     assert dice(right, lr == 1) >= 0.975
     assert dice(left, lr == 2) >= 0.975
 
 
-def test_airway(seg: Segmentation) -> None:
-    ref = _canonical("airway.nii.gz")[0] > 0
+def test_airway(seg: Segmentation, case: Path) -> None:
+    ref = _canonical(case, "airway.nii.gz")[0] > 0
     pred = np.isin(seg.labelmap, [i for i, n in seg.labels.items() if n in ("trachea", "bronchie")])
     assert dice(pred, ref) >= 0.68
 

@@ -61,6 +61,9 @@ def _sentence_of(body: dict[str, Any]) -> str:
     return last.removeprefix("Sentence: ")
 
 
+GATHER_SAFETY_S = 60.0
+
+
 class ScriptedServer:
     """Start with ``with ScriptedServer(...) as srv:``; point clients at ``srv.url``."""
 
@@ -70,6 +73,7 @@ class ScriptedServer:
         *,
         default: Callable[[str], Reply] | None = None,
         latency_s: float = 0.0,
+        gather: int = 0,
     ) -> None:
         self.script = {k: list(v) for k, v in (script or {}).items()}
         self.default = default or (lambda _s: Reply.answer(["others"]))
@@ -77,7 +81,12 @@ class ScriptedServer:
         self.requests: list[RecordedRequest] = []
         self.in_flight = 0
         self.max_in_flight = 0
+        self.gather = gather
+        """When > 1, the first requests are held until this many are in flight at once (proof of parallelism
+        without timing); ``gathered`` tells whether that happened."""
+        self.gathered = False
         self._lock = threading.Lock()
+        self._arrived = threading.Condition(self._lock)
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -140,6 +149,12 @@ class ScriptedServer:
                     server.requests.append(RecordedRequest(sentence, body, time.monotonic()))
                     server.in_flight += 1
                     server.max_in_flight = max(server.max_in_flight, server.in_flight)
+                    if server.gather > 1 and not server.gathered:
+                        if server.in_flight >= server.gather:
+                            server.gathered = True
+                            server._arrived.notify_all()
+                        else:  # a client that never sends requests in parallel leaves this after the safety net
+                            server._arrived.wait_for(lambda: server.gathered, timeout=GATHER_SAFETY_S)
                 try:
                     reply = server._next_reply(sentence)
                     pause = server.latency_s + reply.delay_s
