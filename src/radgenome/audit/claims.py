@@ -104,6 +104,9 @@ def present_claim(ctx: VolumeContext, phrase: str, path: str) -> ItemVerdict:
         return ItemVerdict(phrase, Verdict.SUPPORTED, "stated_present", _ev(here))
     nearby = [m for m in present if places.compatible(m.nodes, path, m.sentence.blocked)]
     negated = [m for m in absent if places.covers(m.nodes, path, m.sentence.blocked)]
+    if negated and not nearby and all(m.level is Level.HEAD for m in negated):
+        # only the head word is negated ("no pathological lymph node" for "calcified lymph nodes")
+        return ItemVerdict(phrase, Verdict.UNSUPPORTED, "head_word_stated_absent", _ev(negated))
     if negated and not nearby:
         # a negation where the row puts it, and no mention of it stated (or hedged) in that region and side -
         # looking at looser matches too ("effusion ... in the pericardial space" against "no pericardial
@@ -147,6 +150,9 @@ def absent_claim(ctx: VolumeContext, phrase: str, path: str) -> ItemVerdict:
             return ItemVerdict(phrase, Verdict.NOT_CHECKED, "report_conflicts", _ev(stated + negated))
         if any(places.covers(m.nodes, path, m.sentence.blocked) for m in negated):
             return ItemVerdict(phrase, Verdict.SUPPORTED, "stated_absent", _ev(negated))
+    if stated and all(m.level is Level.HEAD for m in stated):
+        # only the head word is stated ("small lymph nodes" against "no enlarged lymph nodes")
+        return ItemVerdict(phrase, Verdict.UNSUPPORTED, "head_word_stated_present", _ev(stated))
     if stated:
         if any(engine.has_negation(m.sentence.text) for m in stated):
             return ItemVerdict(phrase, Verdict.NOT_CHECKED, "negation_in_sentence", _ev(stated))

@@ -364,7 +364,8 @@ def blocked_regions(text: str, nodes: tuple[str, ...]) -> frozenset[tuple[str, s
 
     low = text.lower()
     return frozenset(
-        (node, region) for node, region, words in rules_data().needs_word if node in nodes and not words.search(low)
+        (node, region) for node, region, mentioned, words in rules_data().needs_word
+        if node in nodes and mentioned.search(low) and not words.search(low)
     )
 
 

@@ -20,7 +20,7 @@ class RulesData:
     hedges: re.Pattern[str]
     word_forms: dict[str, str]
     organ_tissue: dict[str, str]
-    needs_word: tuple[tuple[str, str, re.Pattern[str]], ...]
+    needs_word: tuple[tuple[str, str, re.Pattern[str], re.Pattern[str]], ...]
     lung_words: frozenset[str]
     landmark_regions: frozenset[str]
 
@@ -42,7 +42,8 @@ def rules_data() -> RulesData:
         lung_words=frozenset(raw["regions"]["lung_findings"]["words"]),
         landmark_regions=frozenset(raw["regions"]["lung_findings"]["landmark_regions"]),
         needs_word=tuple(
-            (e["node"], e["region"], re.compile(e["words"])) for e in raw["regions"].get("needs_word", [])
+            (e["node"], e["region"], re.compile(e["mentioned"]), re.compile(e["words"]))
+            for e in raw["regions"].get("needs_word", [])
         ),
         hedges=re.compile("|".join(raw["polarity"]["hedges"])),
         distrusted_negation=re.compile("|".join(raw["polarity"]["distrusted_negation"])),
