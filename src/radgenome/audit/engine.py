@@ -50,7 +50,6 @@ __all__ = [
     "phrase_nodes",
     "region_of_path",
     "split_sentences",
-    "top_regions",
 ]
 
 SIDES = ("left", "right")
@@ -126,9 +125,6 @@ class ReportView:
     @property
     def has_findings(self) -> bool:
         return bool(self.findings.strip())
-
-    def sentence(self, index: int) -> ReportSentence:
-        return self.sentences[index]
 
 
 @dataclass(frozen=True, slots=True)
@@ -385,10 +381,6 @@ def _allowed(nodes: tuple[str, ...], blocked: frozenset[tuple[str, str]]) -> fro
 def allowed_paths(nodes: Iterable[str], blocked: frozenset[tuple[str, str]] = frozenset()) -> frozenset[str]:
     """:func:`expand_paths` of ``nodes`` without the paths of blocked (node, region) pairs."""
     return _allowed(tuple(nodes), blocked)
-
-
-def top_regions() -> tuple[str, ...]:
-    return TOP_LEVEL_REGIONS
 
 
 @lru_cache(maxsize=65536)

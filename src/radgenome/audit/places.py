@@ -5,9 +5,7 @@
 - :func:`covers` — a negation reaches the row's node: at or above it, or both sides of it ("no nodule in
   either lung" covers ``lung``);
 - :func:`compatible` — same top-level region, no side against the row's side;
-- :func:`side_conflict` — the report puts it in the row's region, but only on the other side;
-- :func:`region_conflict` — the report puts it only in regions that RadGenome's conventions never mix with
-  the row's (``data/rules.toml``).
+- :func:`side_conflict` — the report puts it in the row's region, but only on the other side.
 
 ``blocked`` is a sentence's (node, region) pairs that do not count (``aorta`` under ``abdomen`` when the
 sentence is about the thoracic aorta).
@@ -91,13 +89,3 @@ def side_conflict(nodes: Iterable[str], path: str) -> bool:
         return False
     here = in_region(nodes, path)
     return bool(here) and all(engine.node_side(n) not in (None, side) for n in here)
-
-
-def region_conflict(nodes: Iterable[str], path: str) -> bool:
-    nodes = tuple(nodes)
-    if not nodes or in_region(nodes, path):
-        return False
-    region = engine.region_of_path(path)
-    data = rules_data()
-    regions = {r for n in nodes for r in engine.node_regions(n)}
-    return bool(regions) and not any(data.regions_overlap(region, r) for r in regions)

@@ -64,7 +64,6 @@ def write_corrected(
 ) -> tuple[TableOutcome, list[Change]]:
     """Write the corrected ``table`` into ``out_dir`` (same file name); returns its counts and changes."""
     add_size_mm = table.kind is TableKind.VQA_SIZE and SIZE_MM not in table.index
-    size_col = table.index.get(SIZE_MM)
     newline = table.newline
     after: dict[int | None, list[Anchored]] = {}
     for a in added:
@@ -103,7 +102,7 @@ def write_corrected(
             changes.append(Change(table.name, row.row, out_row, Action.FIXED, row.cells, tuple(cells), _reason(audit)))
         else:
             out_row += 1
-            line, escaped = _kept_line(table, row, add_size_mm, size_col, newline)
+            line, escaped = _kept_line(table, row, add_size_mm, newline)
             parts.append(line)
             if escaped:
                 counts["escaped"] += 1
@@ -120,9 +119,7 @@ def write_corrected(
     return outcome, changes
 
 
-def _kept_line(
-    table: ReleaseTable, row: ReleaseRow, add_size_mm: bool, size_col: int | None, newline: str
-) -> tuple[str, bool]:
+def _kept_line(table: ReleaseTable, row: ReleaseRow, add_size_mm: bool, newline: str) -> tuple[str, bool]:
     """The output text of a kept row and whether it had to be escaped."""
     if row.error:
         return row.raw if row.raw.endswith(("\n", "\r")) else row.raw + newline, False
