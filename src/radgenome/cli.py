@@ -45,6 +45,7 @@ def example_reports(
 
 
 def _register_subcommands() -> None:
+    from radgenome.audit.cli import register as register_audit
     from radgenome.eval.cli import register as register_eval
     from radgenome.pipeline.cli import register as register_build
     from radgenome.review.cli import register as register_review
@@ -55,6 +56,7 @@ def _register_subcommands() -> None:
     register_imaging(app)  # segment, mask
     register_build(app)  # build, demo
     register_review(app)  # review (serve, add-user, stats), export-verified
+    register_audit(app)  # audit
     register_eval(eval_app)  # eval grounding, labels, agreement, vqa, negations, seg
 
 
