@@ -824,12 +824,16 @@ def _paint_chunk(
         put(sd, name, 700.0)
 
 
-def _paint_pelvis(put: Any, x: np.ndarray, y: np.ndarray, z: np.ndarray, body: np.ndarray, tab: dict[str, float]) -> None:
+def _paint_pelvis(
+    put: Any, x: np.ndarray, y: np.ndarray, z: np.ndarray, body: np.ndarray, tab: dict[str, float]
+) -> None:
     """Iliac wings (a shell of an ellipsoid, posterior-lateral), sacrum, pubic bones and femoral heads."""
     if float(np.min(z)) > ILIAC_CREST_Z + 10.0:
         return
     r = np.sqrt(
-        ((x - ILIAC_C[0]) / ILIAC_R[0]) ** 2 + ((y - ILIAC_C[1]) / ILIAC_R[1]) ** 2 + ((z - ILIAC_C[2]) / ILIAC_R[2]) ** 2
+        ((x - ILIAC_C[0]) / ILIAC_R[0]) ** 2
+        + ((y - ILIAC_C[1]) / ILIAC_R[1]) ** 2
+        + ((z - ILIAC_C[2]) / ILIAC_R[2]) ** 2
     )
     shell = np.abs(r - 1.0) * min(ILIAC_R) < ILIAC_SHELL_MM / 2.0
     wing = shell & (np.abs(x) > 42.0) & (y < 45.0) & (z < ILIAC_CREST_Z) & (z > FEMUR_HEAD_C[2] + 10.0)
