@@ -13,7 +13,8 @@ The anatomy runs from the head of the femurs to the neck, so any **field of view
 gives the world z of the lowest and highest slice (``make_phantom(z_range=(-470, -50))`` is an abdominal CT from
 the pelvis to the lung bases), and :data:`FOV_PRESETS` / :func:`make_fov_phantom` name the usual ones (chest,
 chest CTs stopping at various levels, abdominal CTs with and without the lung bases). Below the chest the phantom
-has kidneys, colon and small bowel with gas (air-fluid levels), the urinary bladder and the pelvic bones
+has kidneys, colon and small bowel with gas (air-fluid levels), the urinary bladder (fluid, labelled abdominal
+tissue: it has no RadGenome mask name) and the pelvic bones
 (``abdomen=True``, the default whenever the field of view reaches below the liver).
 
 :func:`write_phantom_nifti` writes the CT (and optionally the label map) with any axis code ("RAS", "LPS",
@@ -388,7 +389,7 @@ def _structure_names(female: bool, z_lo: float, z_hi: float, abdomen: bool = Fal
     names += ["sternum", "left clavicle", "right clavicle", "left scapula", "right scapula"]
     names += ["lung nodule", "lung effusion"]
     if abdomen:
-        names += ["left kidney", "right kidney", "colon", "small bowel", "rectum", "urinary bladder", "bone"]
+        names += ["left kidney", "right kidney", "colon", "small bowel", "rectum", "bone"]
         names += ["head of left femur", "head of right femur", "left femur", "right femur"]
     return names
 
@@ -780,7 +781,8 @@ def _paint_chunk(
     if abdomen:
         for s, side in ((1, "right"), (-1, "left")):
             put(abd & inner & _ellipsoid(x, y, z, KIDNEY_C[s], KIDNEY_R), f"{side} kidney", tab["kidney"])
-        put(abd & inner & _ellipsoid(x, y, z, BLADDER_C, BLADDER_R), "urinary bladder", tab["bladder"])
+        # the bladder has no RadGenome mask name: it stays abdominal tissue (fluid HU)
+        put(abd & inner & _ellipsoid(x, y, z, BLADDER_C, BLADDER_R), None, tab["bladder"])
     heart = _ellipsoid(x, y, z, HEART_C, HEART_R) & (z > dia - 4.0)
     put(heart, "heart", tab["heart"])
     if "chamber" in tab:  # contrast-filled chambers inside an 8 mm enhanced wall

@@ -4,9 +4,11 @@ The seed is the round, midline air column found in the highest slices of the bod
 column (when the spine is known: between its front and ``TRACHEA_MAX_AHEAD_MM`` ahead of it — bowel gas in
 front of the abdomen is not a trachea). Growing is repeated with rising thresholds and stops before the region
 leaks into the lung parenchyma (its volume jumps). The carina is the first slice, going down, where the airway
-splits into two lateral branches: above it ``trachea``, below it ``bronchie``. An air column that neither
-reaches the top of the scan (within ``TRACHEA_TOP_MM``: the trachea runs up into the neck) nor branches at a
-carina is not an airway (gas in the stomach, the bowel or the esophagus): it is dropped with a note.
+splits into two lateral branches: above it ``trachea``, below it ``bronchie``; an airway whose part above
+the split lies more than ``TRACHEA_MAX_LATERAL_MM`` beside the midline is a main bronchus of a scan starting
+below the carina (all bronchi). An air column that neither reaches the top of the scan (within
+``TRACHEA_TOP_MM``: the trachea runs up into the neck) nor branches at a carina is not an airway (gas in the
+stomach, the bowel or the esophagus): it is dropped with a note.
 """
 
 from __future__ import annotations
@@ -30,6 +32,9 @@ TRACHEA_MAX_OFFSET_MM = 35.0
 TRACHEA_MAX_AHEAD_MM = 90.0
 """The trachea lies in front of the vertebral bodies, at most this far ahead of their front."""
 TRACHEA_TOP_MM = 30.0
+TRACHEA_MAX_LATERAL_MM = 15.0
+"""The trachea runs within this distance of the midline; an airway 'above the carina' farther out is a main
+bronchus of a scan that starts below the carina."""
 TOPHAT_MM = 7.5
 """Half-size of the grey closing whose difference to the CT (black top-hat) marks dark tubes (airway lumen
 between brighter walls) that the global threshold cannot reach without leaking into the lung."""
@@ -46,6 +51,8 @@ class Airway:
     carina_z: float | None
     threshold: float | None
     notes: list[str] = field(default_factory=list)
+    below_carina: bool = False
+    """The scan starts below the carina: what was seen is bronchi only (the trachea is above the scan)."""
 
 
 def _slices_top_down(g: WorkGrid) -> list[int]:
@@ -230,4 +237,13 @@ def segment_airway(g: WorkGrid, body: np.ndarray, x_mid: float, spine: Spine | N
                  "nor branches at a carina: not taken for the trachea"],
             )
         notes.append("carina not found: the airway is reported as trachea only")
+    if trachea.any():
+        mid = float(np.median(spine.centre[:, 0])) if spine is not None else x_mid
+        off = float(g.centroid_world(trachea)[0]) - mid
+        if abs(off) > TRACHEA_MAX_LATERAL_MM:
+            notes.append(
+                f"the airway at the top of the scan lies {abs(off):.0f} mm beside the midline: a main bronchus "
+                "(the scan starts below the carina)"
+            )
+            return Airway(mask, np.zeros_like(mask), mask.copy(), None, thr, notes, below_carina=True)
     return Airway(mask, trachea, bronchi, zc, thr, notes)

@@ -2,9 +2,10 @@
 
 Decided from the thorax landmarks, the airway and the lungs (all in the patient frame):
 
-- ``thorax``: lungs were found. Regions cut away are still named: the trachea when the lung apices are above
-  the scan and no airway is seen; the abdomen when the lung bases reach the bottom of the scan; the thyroid when
-  the scan ends less than ``THYROID_MARGIN_MM`` above the lung apex.
+- ``thorax``: lungs were found. Regions cut away are still named: the trachea when the scan starts below the
+  carina (the airway at its top is a main bronchus) or the lung apices are above the scan and no airway is
+  seen; the abdomen when every lung base reaches the bottom of the scan; the thyroid when the scan ends less
+  than ``THYROID_MARGIN_MM`` above the lung apex.
 - ``below the thorax`` (an abdominal CT): no lung, no airway, a rib cage of at most ``AIRLESS_CAGE_MM`` (the
   lower ribs around the upper abdomen: a scan that shows no lung at all starts below the lung bases, which reach
   the 12th vertebra) and positive signs of the abdomen: that short lower rib cage, or gas (bowel, stomach) in a
@@ -104,10 +105,13 @@ def with_lungs(
     cut_top: bool,
     cut_bottom: bool,
     thyroid_margin_mm: float | None,
+    below_carina: bool = False,
 ) -> FieldOfView:
     """Regions cut away from a scan that shows the lungs."""
     out: dict[str, str] = {}
-    if cut_top and not airway.any():
+    if below_carina:
+        out["trachea"] = "the scan starts below the carina"
+    elif cut_top and not airway.any():
         out["trachea"] = "the lung apices are above the scan and no airway is seen"
     if cut_bottom:
         out["abdomen"] = "the lung bases reach the bottom of the scan"

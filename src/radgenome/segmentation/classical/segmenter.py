@@ -428,7 +428,9 @@ class ClassicalSegmenter:
         masks.update(bones.masks)
         margin = _thyroid_margin(g, lung_all, body) if not (med.thyroid_left.any() or med.thyroid_right.any()) else None
         # the trachea is gone when an apex is cut; the abdomen only when every lung base is
-        fov = fov_mod.with_lungs(g, aw.mask, any(c[0] for c in cuts), all(c[1] for c in cuts), margin)
+        fov = fov_mod.with_lungs(
+            g, aw.mask, any(c[0] for c in cuts), all(c[1] for c in cuts), margin, below_carina=aw.below_carina
+        )
         return masks, fov, bones, f"left/right split: {lungs.split_method}"
 
     def _beside_chest(

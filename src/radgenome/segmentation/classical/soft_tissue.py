@@ -33,6 +33,7 @@ LIVER_NO_LUNG_X_MM = 70.0
 CHEST_WALL_MM = 22.0
 BREAST_MIN_PROTRUSION_MM = 25.0
 BREAST_MIN_ML = 40.0
+BREAST_PAIR_FRACTION = 0.5
 PLEURA_MM = 4.0
 
 
@@ -102,7 +103,8 @@ def segment_breasts(
     bulge = np.where(front > neg / 2, bulge, neg)
     inner = dilate_2d(cavity, CHEST_WALL_MM, g.spacing)
     y_front = float(g.axis_percentile(lungs, 1, 50.0))
-    out: dict[str, np.ndarray] = {}
+    cand: dict[str, np.ndarray] = {}
+    ml: dict[str, float] = {}
     lat = lateral(g, x_mid)[:, 0, 0]  # > 0: the patient's right
     for sign, side in ((1, "right"), (-1, "left")):
         beside = (lat * sign > 20.0) & (lat * sign < 160.0)
@@ -112,12 +114,18 @@ def segment_breasts(
             continue
         cols = (bulge > 0) & beside[:, None] & zk[None, :]
         m = body & ~inner & ~abdomen & (y > y_front) & cols[:, None, :]
-        if m.sum() * g.voxel_ml() < BREAST_MIN_ML:
-            continue
-        lab, counts = components(m, 6)
-        counts[0] = 0
-        out[f"{side} breast"] = lab == int(np.argmax(counts))
-    return out
+        if m.any():
+            ml[side] = float(m.sum()) * g.voxel_ml()
+            lab, counts = components(m, 6)
+            counts[0] = 0
+            cand[side] = lab == int(np.argmax(counts))
+    # breasts come in pairs: once one side is clearly there, the other needs only half the volume
+    paired = any(v >= BREAST_MIN_ML for v in ml.values())
+    return {
+        f"{side} breast": m
+        for side, m in cand.items()
+        if ml[side] >= BREAST_MIN_ML or (paired and ml[side] >= BREAST_MIN_ML * BREAST_PAIR_FRACTION)
+    }
 
 
 def pleura_shell(g: WorkGrid, right: np.ndarray, left: np.ndarray, cavity: np.ndarray) -> np.ndarray:
