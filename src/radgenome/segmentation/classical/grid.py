@@ -355,21 +355,34 @@ def slice_hull(mask: np.ndarray, spacing: np.ndarray, directions: int = 16) -> n
 
 
 def _slice_hull(mask: np.ndarray, spacing: np.ndarray, directions: int) -> np.ndarray:
-    nx, ny, _ = mask.shape
+    """Inside = for every direction d: x cos d + y sin d <= the slice's support in d. Solved per (x, slice) as a
+    y interval (one pass over the volume instead of one per direction)."""
+    nx, ny, nz = mask.shape
     present = mask.any(axis=(0, 1))
-    out = np.zeros_like(mask)
     if not present.any():
-        return out
-    x = (np.arange(nx, dtype=np.float32) * spacing[0])[:, None]
-    y = (np.arange(ny, dtype=np.float32) * spacing[1])[None, :]
-    inside = np.ones(mask.shape, dtype=bool)
-    neg = np.float32(-1e9)
+        return np.zeros_like(mask)
+    x = np.arange(nx, dtype=np.float64) * float(spacing[0])
+    y = (np.arange(ny, dtype=np.float32) * np.float32(spacing[1]))[None, :, None]
+    pi, pj, pk = np.nonzero(mask)
+    px, py = x[pi], pj * float(spacing[1])
+    y_lo = np.full((nx, nz), -np.inf)
+    y_hi = np.full((nx, nz), np.inf)
+    ok = np.broadcast_to(present[None, :], (nx, nz)).copy()
     for t in np.linspace(0.0, np.pi * 2, directions, endpoint=False):
-        proj = (x * np.float32(np.cos(t)) + y * np.float32(np.sin(t)))[:, :, None]
-        support = np.where(mask, proj, neg).max(axis=(0, 1))  # (nz,)
-        inside &= proj <= support[None, None, :] + 1e-3
-    inside &= present[None, None, :]
-    return inside
+        c, s = float(np.cos(t)), float(np.sin(t))
+        support = np.full(nz, -np.inf)
+        np.maximum.at(support, pk, px * c + py * s)
+        rhs = support[None, :] + 1e-3 - x[:, None] * c  # (nx, nz): y * s <= rhs
+        if abs(s) < 1e-9:
+            ok &= rhs >= 0.0
+        elif s > 0:
+            y_hi = np.minimum(y_hi, rhs / s)
+        else:
+            y_lo = np.maximum(y_lo, rhs / s)
+    ok &= y_lo <= y_hi
+    lo = np.where(ok, y_lo, np.inf).astype(np.float32)[:, None, :]
+    hi = np.where(ok, y_hi, -np.inf).astype(np.float32)[:, None, :]
+    return (y >= lo) & (y <= hi)
 
 
 def bbox(mask: np.ndarray, margin: int = 0) -> tuple[slice, slice, slice] | None:

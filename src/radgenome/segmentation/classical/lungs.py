@@ -171,20 +171,25 @@ def _thoracic_air(
     px = float(g.spacing[0] * g.spacing[1])
     z = g.axis_world(2)[0, 0, :]
     stats = {}
+    boxes = ndimage.find_objects(lab, max_label=max(order, default=0))
     for c in order:
-        m = lab == c
+        box = boxes[c - 1]
+        assert box is not None
+        m = lab[box] == c  # the component on its bounding box
         ml = float(counts[c] * vml)
-        med = float(np.median(g.hu[m]))
-        in_cage = float((m & thorax.cage).sum()) / counts[c] if has_cage and thorax is not None else 0.0
-        zs = z[m.any(axis=(0, 1))]
+        med = float(np.median(g.hu[box][m]))
+        in_cage = float((m & thorax.cage[box]).sum()) / counts[c] if has_cage and thorax is not None else 0.0
+        zs = z[box[2]][m.any(axis=(0, 1))]
+        top = k_top - box[2].start
+        centre = np.argwhere(m).mean(axis=0) + [b.start for b in box]
         stats[c] = {
             "ml": ml,
             "median": med,
-            "near_airway": bool(near is not None and (m & near).any()),
+            "near_airway": bool(near is not None and (m & near[box]).any()),
             "in_cage": in_cage,
-            "top_cut": float(m[:, :, k_top].sum()) * px >= CUT_AREA_MM2,
+            "top_cut": 0 <= top < m.shape[2] and float(m[:, :, top].sum()) * px >= CUT_AREA_MM2,
             "z": (float(zs.min()), float(zs.max())),
-            "at": g.to_world(g.centroid_world(m))[0],
+            "at": g.to_world(g.world(centre))[0],
         }
     accepted: list[int] = []
     why: list[str] = []

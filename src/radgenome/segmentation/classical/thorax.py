@@ -99,21 +99,48 @@ def _fill_track(v: np.ndarray, ok: np.ndarray) -> np.ndarray:
     return np.interp(idx, idx[ok], v[ok])
 
 
+def _span(coords: np.ndarray, lo: float, hi: float) -> slice:
+    """Index slice of a monotonic 1-D coordinate array covering [lo, hi] (empty when outside)."""
+    inside = np.nonzero((coords >= lo) & (coords <= hi))[0]
+    return slice(int(inside[0]), int(inside[-1]) + 1) if len(inside) else slice(0, 0)
+
+
+def _per_slice_stats(mask: np.ndarray, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(count, mean x, mean y) per slice of ``mask`` (x, y: 1-D coordinates of axes 0 and 1)."""
+    i, j, k = np.nonzero(mask)
+    nz = mask.shape[2]
+    n = np.bincount(k, minlength=nz).astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mx = np.bincount(k, weights=x[i], minlength=nz) / n
+        my = np.bincount(k, weights=y[j], minlength=nz) / n
+    return n, mx, my
+
+
 def find_spine(g: WorkGrid, body: np.ndarray, bone: np.ndarray) -> Spine | None:
     """The vertebral column tracked per slice (None when no persistent midline bone is found)."""
     nz = g.shape[2]
-    x = g.axis_world(0)[:, :, 0]
-    y = g.axis_world(1)[:, :, 0]
-    px = float(g.spacing[0] * g.spacing[1])
+    x = g.axis_world(0).reshape(-1)
+    y = g.axis_world(1).reshape(-1)
+    px = float(abs(g.spacing[0] * g.spacing[1]))
     # per-slice body centre line: the spine lies within SPINE_WINDOW_MM of it, behind the body's centre
     area = body.sum(axis=(0, 1)).astype(np.float64)
     has = area > 0
-    bx = np.where(has, (x[:, :, None] * body).sum(axis=(0, 1)) / np.maximum(area, 1), np.nan)
-    by = np.where(has, (y[:, :, None] * body).sum(axis=(0, 1)) / np.maximum(area, 1), np.nan)
-    size = max(1, 2 * round(PERSIST_MM / float(g.spacing[2])) + 1)
-    persist = ndimage.uniform_filter1d(bone.astype(np.float32), size=size, axis=2, mode="nearest") >= 0.5
-    window = (np.abs(x[:, :, None] - bx[None, None, :]) < SPINE_WINDOW_MM) & (y[:, :, None] < by[None, None, :])
-    cand = bone & persist & window & has[None, None, :]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        bx = x @ body.sum(axis=1) / area
+        by = y @ body.sum(axis=0) / area
+    if not has.any():
+        return None
+    # work on the box holding every slice's window
+    bi = _span(x, float(np.nanmin(bx)) - SPINE_WINDOW_MM, float(np.nanmax(bx)) + SPINE_WINDOW_MM)
+    bj = _span(y, -np.inf, float(np.nanmax(by)))
+    xs, ys = x[bi], y[bj]
+    sub = bone[bi, bj, :]
+    size = max(1, 2 * round(PERSIST_MM / float(abs(g.spacing[2]))) + 1)
+    persist = ndimage.uniform_filter1d(sub.astype(np.float32), size=size, axis=2, mode="nearest") >= 0.5
+    window = (np.abs(xs[:, None, None] - bx[None, None, :]) < SPINE_WINDOW_MM) & (
+        ys[None, :, None] < by[None, None, :]
+    )
+    cand = sub & persist & window & has[None, None, :]
     lab, n = _inplane_labels(cand)
     if n == 0:
         return None
@@ -132,21 +159,20 @@ def find_spine(g: WorkGrid, body: np.ndarray, bone: np.ndarray) -> Spine | None:
         return None
     keep = np.zeros(n + 1, dtype=bool)
     keep[best[seen]] = True
-    column = keep[lab]
-    cx = np.full(nz, np.nan)
-    cy = np.full(nz, np.nan)
-    fy = np.full(nz, np.nan)
-    for k in np.nonzero(seen)[0]:
-        pts = np.argwhere(column[:, :, k])
-        xs = x[pts[:, 0], 0]
-        ys = y[0, pts[:, 1]]
-        cx[k], cy[k] = float(xs.mean()), float(ys.mean())
-        mid = np.abs(xs - cx[k]) < 10.0
-        fy[k] = float(ys[mid].max()) if mid.any() else cy[k] + 15.0
+    col_sub = keep[lab]
+    _, cx, cy = _per_slice_stats(col_sub, xs, ys)
+    # front of the vertebral body: the most anterior column voxel within 10 mm of the slice's centre x
+    i, j, k = np.nonzero(col_sub)
+    near = np.abs(xs[i] - cx[k]) < 10.0
+    fy = np.full(nz, -np.inf)
+    np.maximum.at(fy, k[near], ys[j[near]])
+    fy = np.where(np.isfinite(fy), fy, cy + 15.0)
     for arr in (cx, cy, fy):
         arr[seen] = ndimage.median_filter(arr[seen], size=5, mode="nearest")
     centre = np.stack([_fill_track(cx, seen), _fill_track(cy, seen)], axis=1)
     front = _fill_track(fy, seen)
+    column = np.zeros_like(bone)
+    column[bi, bj, :] = col_sub
     canal, canal_mask = _spinal_canal(g, bone, centre, front)
     return Spine(centre=centre, front=front, seen=seen, column=column, canal=canal, canal_mask=canal_mask)
 
@@ -160,23 +186,30 @@ def _spinal_canal(
 ) -> tuple[np.ndarray, np.ndarray]:
     """The canal where the neural arch closes around it: per slice, the hole in the bone ring nearest behind
     the vertebral body's centre."""
-    x = g.axis_world(0)[:, :, 0]
-    y = g.axis_world(1)[:, :, 0]
-    dx = x[:, :, None] - centre[None, None, :, 0]
-    dy = y[:, :, None] - centre[None, None, :, 1]
-    near = (np.abs(dx) < CANAL_REACH_MM) & (dy < 0) & (dy > -2.5 * CANAL_REACH_MM)
-    ring = bone & near
-    holes = fill_holes_2d(ring) & ~ring & near
     nz = g.shape[2]
     out = np.full((nz, 2), np.nan)
+    canal_mask = np.zeros_like(bone)
+    x = g.axis_world(0).reshape(-1)
+    y = g.axis_world(1).reshape(-1)
+    bi = _span(x, float(centre[:, 0].min()) - CANAL_REACH_MM, float(centre[:, 0].max()) + CANAL_REACH_MM)
+    bj = _span(y, float(centre[:, 1].min()) - 2.5 * CANAL_REACH_MM, float(centre[:, 1].max()))
+    xs, ys = x[bi], y[bj]
+    dx = xs[:, None, None] - centre[None, None, :, 0]
+    dy = ys[None, :, None] - centre[None, None, :, 1]
+    near = (np.abs(dx) < CANAL_REACH_MM) & (dy < 0) & (dy > -2.5 * CANAL_REACH_MM)
+    ring = bone[bi, bj, :] & near
+    holes = fill_holes_2d(ring) & ~ring & near
     lab, n = _inplane_labels(holes)
     if n == 0:
-        return out, np.zeros_like(holes)
-    idx = np.arange(1, n + 1)
-    area = np.bincount(lab.ravel(), minlength=n + 1)[1:] * float(g.spacing[0] * g.spacing[1])
-    kk = np.array([sl[2].start if sl is not None else 0 for sl in ndimage.find_objects(lab)])
-    hx = np.asarray(ndimage.mean(np.broadcast_to(x[:, :, None], lab.shape), lab, idx))
-    hy = np.asarray(ndimage.mean(np.broadcast_to(y[:, :, None], lab.shape), lab, idx))
+        return out, canal_mask
+    ii, jj, kk_all = np.nonzero(lab)
+    ids = lab[ii, jj, kk_all]
+    counts = np.bincount(ids, minlength=n + 1)[1:].astype(np.float64)
+    hx = np.bincount(ids, weights=xs[ii], minlength=n + 1)[1:] / np.maximum(counts, 1)
+    hy = np.bincount(ids, weights=ys[jj], minlength=n + 1)[1:] / np.maximum(counts, 1)
+    kk = np.zeros(n, dtype=np.int64)
+    kk[ids - 1] = kk_all
+    area = counts * float(abs(g.spacing[0] * g.spacing[1]))
     best = np.zeros(nz, dtype=np.int64)
     for i in np.nonzero(area >= CANAL_MIN_MM2)[0]:
         k = kk[i]
@@ -187,7 +220,8 @@ def _spinal_canal(
     has = best > 0
     out[has, 0] = hx[best[has] - 1]
     out[has, 1] = hy[best[has] - 1]
-    return out, keep[lab]
+    canal_mask[bi, bj, :] = keep[lab]
+    return out, canal_mask
 
 
 def find_rib_cage(g: WorkGrid, body: np.ndarray, bone: np.ndarray, spine: Spine | None) -> tuple[
@@ -210,12 +244,14 @@ def find_rib_cage(g: WorkGrid, body: np.ndarray, bone: np.ndarray, spine: Spine 
     lab, n = _inplane_labels(cand)
     if n == 0:
         return empty, empty, np.zeros(nz, dtype=bool)
-    px = float(g.spacing[0] * g.spacing[1])
-    idx = np.arange(1, n + 1)
-    area = np.bincount(lab.ravel(), minlength=n + 1)[1:] * px
-    objs = ndimage.find_objects(lab)
-    kk = np.array([sl[2].start if sl is not None else 0 for sl in objs])
-    mean_x = np.asarray(ndimage.mean(np.broadcast_to(xx, lab.shape), lab, idx))
+    px = float(abs(g.spacing[0] * g.spacing[1]))
+    ii, jj, kk_all = np.nonzero(lab)
+    ids = lab[ii, jj, kk_all]
+    counts = np.bincount(ids, minlength=n + 1)[1:].astype(np.float64)
+    area = counts * px
+    kk = np.zeros(n, dtype=np.int64)
+    kk[ids - 1] = kk_all
+    mean_x = np.bincount(ids, weights=x[ii, 0], minlength=n + 1)[1:] / np.maximum(counts, 1)
     ok = (area >= RIB_SECTION_MIN_MM2) & (area <= RIB_SECTION_MAX_MM2)
     off = mean_x - spine.centre[kk, 0]
     right = np.bincount(kk[ok & (off > RIB_LATERAL_MM)], minlength=nz) > 0
