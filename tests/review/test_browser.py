@@ -9,9 +9,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from radgenome.review.loadtest import start_server, stop_server
 from sqlalchemy import select
 
-from radgenome.review.loadtest import start_server, stop_server
 from radgenome.review.store import Decision, Store, User, add_user
 
 from .conftest import have_browser
