@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy import select
+from sqlalchemy import select, true
 
 from radgenome.review import decisions as dec
 from radgenome.review.agreement import agreement_report
@@ -42,7 +42,7 @@ def admin_progress(ctx: Ctx, who: AdminWho) -> dict[str, Any]:
 def adjudication_queue(ctx: Ctx, who: AdminWho, limit: Annotated[int, Query(ge=1, le=200)] = 50) -> dict[str, Any]:
     """Items whose readers disagree and that no admin has settled, in build order, with the readers' decisions."""
     with ctx.store.read() as s:
-        items = s.scalars(select(Item).where(Item.disagreement.is_(True), Item.adjudication_id.is_(None))
+        items = s.scalars(select(Item).where(Item.disagreement == true(), Item.adjudication_id.is_(None))
                           .order_by(Item.order).limit(limit)).all()
         out = []
         for item in items:

@@ -6,7 +6,7 @@ from collections import Counter
 from collections.abc import Hashable, Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, true
 from sqlalchemy.orm import Session
 
 from radgenome.review.store import Assignment, Decision, Item
@@ -39,7 +39,7 @@ def paired_verdicts(s: Session) -> list[tuple[Item, str, str]]:
     rows = s.execute(
         select(Item, Assignment.slot, Decision.verdict)
         .join(Assignment, Assignment.item_id == Item.id).join(Decision, Decision.id == Assignment.decision_id)
-        .where(Item.complete.is_(True), Item.required >= 2).order_by(Item.order, Assignment.slot)
+        .where(Item.complete == true(), Item.required >= 2).order_by(Item.order, Assignment.slot)
     ).all()
     by_item: dict[str, tuple[Item, list[str]]] = {}
     for item, _slot, verdict in rows:

@@ -123,10 +123,18 @@ def normalise(item: Item, inp: DecisionInput) -> Clean:
     return Clean(verdict, text, path, node)
 
 
+def _current_ids(s: Session, item_id: str) -> list[int]:
+    """The readers' current decision ids on an item (an index lookup on ``assignments.item_id``)."""
+    return [i for i in s.scalars(select(Assignment.decision_id).where(Assignment.item_id == item_id)) if i is not None]
+
+
 def refresh_item(s: Session, item: Item) -> None:
-    """Recompute ``reads``, ``complete`` and ``disagreement`` from the item's current reads (at most a few)."""
-    current = s.scalars(select(Decision).join(Assignment, Assignment.decision_id == Decision.id)
-                        .where(Assignment.item_id == item.id)).all()
+    """Recompute ``reads``, ``complete`` and ``disagreement`` from the item's current reads (at most a few).
+
+    Two primary-key lookups rather than a join, so the plan never depends on the planner's table statistics.
+    """
+    ids = _current_ids(s, item.id)
+    current = s.scalars(select(Decision).where(Decision.id.in_(ids))).all() if ids else []
     item.reads = len(current)
     item.complete = item.reads >= item.required
     item.disagreement = item.complete and len({signature(d) for d in current}) > 1
@@ -254,7 +262,9 @@ def item_history(s: Session, item_id: str) -> list[tuple[Decision, str]]:
 
 def current_reads(s: Session, item_id: str) -> list[tuple[Decision, str]]:
     """The readers' standing decisions on the item, with their names (for adjudication)."""
-    rows = s.execute(select(Decision, User.name).join(Assignment, Assignment.decision_id == Decision.id)
-                     .join(User, User.id == Decision.user_id).where(Assignment.item_id == item_id)
-                     .order_by(Decision.id)).all()
+    ids = _current_ids(s, item_id)
+    if not ids:
+        return []
+    rows = s.execute(select(Decision, User.name).join(User, User.id == Decision.user_id)
+                     .where(Decision.id.in_(ids)).order_by(Decision.id)).all()
     return [(d, name) for d, name in rows]

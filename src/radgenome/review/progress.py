@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, true
 from sqlalchemy.orm import Session
 
 from radgenome.review.queue import meta_int, open_count
@@ -46,9 +46,9 @@ def reviewers_progress(s: Session, now: dt.datetime) -> list[dict[str, Any]]:
 
 def item_states(s: Session) -> dict[str, int]:
     """Items complete, in disagreement (open / adjudicated) and double-read (admin overview)."""
-    complete = s.scalar(select(func.count()).select_from(Item).where(Item.complete.is_(True))) or 0
+    complete = s.scalar(select(func.count()).select_from(Item).where(Item.complete == true())) or 0
     disagree = s.scalar(select(func.count()).select_from(Item).where(
-        Item.disagreement.is_(True), Item.adjudication_id.is_(None))) or 0
+        Item.disagreement == true(), Item.adjudication_id.is_(None))) or 0
     adjudicated = s.scalar(select(func.count()).select_from(Item).where(Item.adjudication_id.is_not(None))) or 0
     double = s.scalar(select(func.count()).select_from(Item).where(Item.required == 2)) or 0
     return {"complete": int(complete), "disagreements_open": int(disagree), "adjudicated": int(adjudicated),

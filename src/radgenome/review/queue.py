@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import and_, delete, exists, func, insert, select, update
+from sqlalchemy import and_, delete, exists, func, insert, select, true, update
 from sqlalchemy.orm import Session
 
 from radgenome.review.sources import ItemSpec
@@ -163,7 +163,7 @@ def claim(store: Store, user: User, f: Filters, want: int, *, max_open: int = MA
         claimed = 0
         if room:
             mine = exists().where(and_(Assignment.item_id == Item.id, Assignment.user_id == user.id))
-            stmt = filtered(select(Item).where(Item.open.is_(True)).where(~mine), f)
+            stmt = filtered(select(Item).where(Item.open == true()).where(~mine), f)
             candidates = s.scalars(stmt.order_by(Item.order).limit(room).with_for_update(skip_locked=True)).all()
             for item in candidates:
                 if item.assigned >= item.required:

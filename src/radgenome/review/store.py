@@ -96,7 +96,8 @@ class Item(Base):
         Index("ix_items_disagreement_order", "disagreement", "order"),
     )
     id: Mapped[str] = mapped_column(String(24), primary_key=True)
-    order: Mapped[int] = mapped_column(Integer, index=True)
+    order: Mapped[int] = mapped_column(Integer)
+    """Build order (claims take items in this order, through the (open, order) index)."""
     kind: Mapped[str] = mapped_column(String(16))
     """``sentence`` or ``qa``."""
     qa_kind: Mapped[str] = mapped_column(String(32), default="")
@@ -143,7 +144,7 @@ class Assignment(Base):
     __table_args__ = (
         UniqueConstraint("item_id", "slot", name="uq_assignment_slot"),
         UniqueConstraint("item_id", "user_id", name="uq_assignment_user"),
-        Index("ix_assignment_user_decision", "user_id", "decision_id"),
+        Index("ix_assignment_user_decision", "user_id", "decision_id", "expires_at"),
         Index("ix_assignment_decision_expiry", "decision_id", "expires_at"),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
