@@ -9,10 +9,11 @@ are re-sent with the same key. Prints decisions/s, POST latency percentiles, and
 acknowledged = stored, no key lost or stored twice, no row without an acknowledged key, retries stored once,
 each reviewer's counter equal to their rows.
 
-``latency``: a build of generated reports (``--cases``, ~65 sentence and QA items each, dataset tables written by
-the build's writer, no CTs), a store seeded with ``--decisions`` decisions by 20 reviewers (every item read by its readers,
-the rest as replaced history), then sequential requests by one reviewer: p50/p95/max of ``GET /api/items/{id}``,
-``GET /api/progress``, ``POST /api/decisions``, ``GET /api/queue`` and ``POST /api/queue/claim``.
+``latency``: a build of generated reports (``--cases``, ~65 sentence and QA items each, dataset tables written
+by the build's writer, no CTs), a store seeded with ``--decisions`` decisions by 20 reviewers (every item read by
+its readers, the rest as replaced history), then sequential requests by one reviewer: p50/p95/max of
+``GET /api/items/{id}``, ``GET /api/progress``, ``POST /api/decisions``, ``GET /api/queue`` and
+``POST /api/queue/claim``.
 
 ``mask``: a region mask from a CT-RATE-sized label map, first time and from the cache.
 """
