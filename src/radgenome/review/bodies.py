@@ -43,7 +43,8 @@ class LoginBody(Strict):
 
 
 class ClaimBody(Strict):
-    limit: Annotated[int, Field(ge=1, le=100)] = 20
+    limit: Annotated[int, Field(ge=0, le=100)] = 20
+    """Items to take; 0 only renews the caller's leases."""
     split: Annotated[Text, Field(max_length=64)] | None = None
     kind: Annotated[Text, Field(max_length=64)] | None = None
     region: Annotated[Text, Field(max_length=64)] | None = None
