@@ -45,7 +45,7 @@ def run_load(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     out = tmp / "out"
     write_sample_output(out, n_cases=10, shape=(40, 40, 32), spacing=(8.0, 8.0, 9.0))
     url = args.db or f"sqlite:///{tmp / 'review.sqlite'}"
-    check = load_check(out, url, Budget(stop=time.monotonic() + args.seconds), reviewers=args.reviewers,
+    check = load_check(out, url, Budget(seconds=args.seconds), reviewers=args.reviewers,
                        retry_rate=args.retry_rate)
     f = dict(check.figures)
     f.update({

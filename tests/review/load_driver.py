@@ -74,10 +74,12 @@ class LoadResult:
 
 @dataclass(frozen=True)
 class Budget:
-    """When a reviewer stops: after ``decisions`` acknowledged decisions, or at ``stop`` (monotonic time)."""
+    """When a reviewer stops: after ``decisions`` acknowledged decisions, or ``seconds`` after the run started."""
 
     decisions: int | None = None
+    seconds: float | None = None
     stop: float | None = None
+    """Set by :func:`run_load` from ``seconds``."""
 
     def done(self, acknowledged: int) -> bool:
         if self.decisions is not None and acknowledged >= self.decisions:
@@ -132,6 +134,8 @@ def run_load(base: str, tokens: dict[str, str], budget: Budget, retry_rate: floa
     """One thread per reviewer against ``base`` (``http://127.0.0.1:PORT``) until each one's budget is spent."""
     results = [ReviewerResult(name) for name in tokens]
     start = time.monotonic()
+    if budget.seconds is not None:
+        budget = Budget(budget.decisions, budget.seconds, start + budget.seconds)
     threads = [
         threading.Thread(target=_reviewer, args=(base, r.name, tokens[r.name], budget, seed + i, retry_rate, r))
         for i, r in enumerate(results)

@@ -23,13 +23,13 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from radgenome.anatomy import UnknownNodeError, load_hierarchy
 from radgenome.review.queue import LEASE_MINUTES, assignment_of
-from radgenome.review.store import VERDICTS, Assignment, Decision, Item, Store, User, stats_of
+from radgenome.review.store import VERDICTS, Assignment, Decision, Item, ReviewerStats, Store, User
 
 
 class DecisionError(ValueError):
@@ -140,6 +140,17 @@ def refresh_item(s: Session, item: Item) -> None:
     item.disagreement = item.complete and len({signature(d) for d in current}) > 1
 
 
+def bump(s: Session, user_id: int, **deltas: int) -> None:
+    """Add ``deltas`` to a reviewer's counters in one statement (the row is made when missing)."""
+    values = {name: getattr(ReviewerStats, name) + delta for name, delta in deltas.items() if delta}
+    if not values:
+        return
+    done = s.execute(update(ReviewerStats).where(ReviewerStats.user_id == user_id).values(**values))
+    if not done.rowcount:  # type: ignore[attr-defined]
+        s.add(ReviewerStats(**{"user_id": user_id, "decided": 0, "decisions": 0, "adjudications": 0, **deltas}))
+        s.flush()
+
+
 def _lock_item(s: Session, item_id: str) -> Item | None:
     return s.scalars(select(Item).where(Item.id == item_id).with_for_update()).first()
 
@@ -173,7 +184,6 @@ def _record(store: Store, user: User, inp: DecisionInput) -> tuple[Decision, boo
         if item is None:
             raise NotFound(f"unknown item {inp.item_id!r}")
         now = store.now()
-        stats = stats_of(s, user.id, lock=True)
         if inp.adjudication:
             if user.role != "admin":
                 raise Forbidden("only admins adjudicate")
@@ -191,25 +201,18 @@ def _record(store: Store, user: User, inp: DecisionInput) -> tuple[Decision, boo
                      created_at=now)
         s.add(d)
         s.flush()
-        stats.decisions += 1
-        if assignment is None:  # adjudication
+        if assignment is None:  # an adjudication: it replaces an earlier one on the item
             if item.adjudication_id is not None:
                 previous = s.get(Decision, item.adjudication_id)
                 if previous is not None:
                     previous.replaced_at = now
-                    if previous.user_id == user.id:
-                        stats.adjudications -= 1
-                    else:
-                        stats_of(s, previous.user_id, lock=True).adjudications -= 1
+                    bump(s, previous.user_id, adjudications=-1)
             item.adjudication_id = d.id
-            stats.adjudications += 1
-        else:
+            bump(s, user.id, decisions=1, adjudications=1)
+        else:  # a read: it replaces the reader's earlier decision on the item
             if assignment.decision_id is not None:
-                previous = s.get(Decision, assignment.decision_id)
-                if previous is not None:
-                    previous.replaced_at = now
-            else:
-                stats.decided += 1
+                s.execute(update(Decision).where(Decision.id == assignment.decision_id).values(replaced_at=now))
+            bump(s, user.id, decisions=1, decided=int(assignment.decision_id is None))
             assignment.decision_id = d.id
             refresh_item(s, item)
         return d, True
@@ -233,17 +236,16 @@ def undo(store: Store, user: User, decision_id: int | None = None, *,
             raise NotFound("nothing to undo")
         now = store.now()
         d.undone_at = now
-        stats = stats_of(s, user.id, lock=True)
         if d.adjudication:
             if item.adjudication_id == d.id:
                 item.adjudication_id = None
-                stats.adjudications -= 1
+                bump(s, user.id, adjudications=-1)
         else:
             assignment = assignment_of(s, item.id, user.id)
             if assignment is not None and assignment.decision_id == d.id:
                 assignment.decision_id = None
                 assignment.expires_at = now + dt.timedelta(minutes=lease_minutes)
-                stats.decided -= 1
+                bump(s, user.id, decided=-1)
             refresh_item(s, item)
         return d
 
