@@ -14,7 +14,6 @@ its own generated report matching that phantom's lesions.
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import statistics
 import tempfile
@@ -24,9 +23,9 @@ from pathlib import Path
 import numpy as np
 
 from radgenome.corpus.volume import read_ct
+from radgenome.model import STAGES, BuildSummary
 from radgenome.pipeline.build import BuildOptions, run_build
-from radgenome.pipeline.case import STAGES
-from radgenome.segment.io import write_nifti
+from radgenome.segmentation.io import write_nifti
 from radgenome.synth.phantom import make_ctrate_sized, write_phantom_nifti
 from radgenome.synth.reports import FindingSpec, generate_report, write_reports_csv
 
@@ -80,14 +79,13 @@ def load_save_seconds(paths: list[Path], tmp: Path) -> float:
     return statistics.mean(times)
 
 
-def build(root: Path, out: Path, workers: int, engine: str = "local") -> tuple[float, dict[str, object]]:
+def build(root: Path, out: Path, workers: int, engine: str = "local") -> tuple[float, BuildSummary]:
     t = time.perf_counter()
-    res = run_build(BuildOptions(out=out, root=root, workers=workers, engine=engine, progress=False,  # type: ignore[arg-type]
-                                 force=True))
+    res = run_build(BuildOptions(out=out, root=root, workers=workers, engine=engine, force=True))  # type: ignore[arg-type]
     wall = time.perf_counter() - t
     if res.exit_code != 0:
-        raise SystemExit(f"build failed (exit {res.exit_code}): {json.dumps(res.summary)[:2000]}")
-    return wall, res.summary
+        raise SystemExit(f"build failed (exit {res.exit_code}): {res.to_json()[:2000]}")
+    return wall, res
 
 
 def main() -> None:
@@ -110,7 +108,7 @@ def main() -> None:
         base = load_save_seconds(paths, work)
         print(f"\njust load + save one volume: {base:.2f} s")
 
-        results: list[tuple[str, float, dict[str, object]]] = []
+        results: list[tuple[str, float, BuildSummary]] = []
         for w in args.workers:
             wall, summary = build(work / "corpus", work / f"out_w{w}", w)
             results.append((f"local, {w} worker{'s' if w > 1 else ''}", wall, summary))
@@ -123,8 +121,7 @@ def main() -> None:
             except ImportError:
                 print("ray not installed: skipping --engine ray")
 
-        per_stage = results[0][2]["mean_seconds_per_stage"]
-        assert isinstance(per_stage, dict)
+        per_stage = results[0][2].mean_seconds_per_stage
         total = sum(float(per_stage[s]) for s in STAGES)
         print(f"\nper volume ({results[0][0]}, mean over {args.cases} cases):")
         for s in STAGES:
@@ -132,9 +129,9 @@ def main() -> None:
         print(f"  {'total':8s} {total:7.2f} s   = {total / base:.2f}x load+save ({base:.2f} s; goal <= 2x)")
         print("\nthroughput (cases only, then dataset tables):")
         for name, wall, summary in results:
-            cases_s = float(summary["seconds_cases"])  # type: ignore[arg-type]
+            cases_s = summary.seconds_cases
             print(f"  {name:26s} {60.0 * args.cases / cases_s:6.1f} cases/min "
-                  f"({cases_s:.1f} s for {args.cases} cases; tables {summary['seconds_finalize']} s; "
+                  f"({cases_s:.1f} s for {args.cases} cases; tables {summary.seconds_finalize} s; "
                   f"wall {wall:.1f} s)")
     finally:
         if args.keep is None:

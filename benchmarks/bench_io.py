@@ -48,8 +48,8 @@ def main() -> None:
     args = ap.parse_args()
 
     from radgenome.corpus.volume import read_ct, read_nifti_image
-    from radgenome.segment.base import Segmentation, StructureInfo
-    from radgenome.segment.io import write_segmentation
+    from radgenome.model import Segmentation, StructureInfo
+    from radgenome.segmentation.io import write_segmentation
 
     shape = (512, 512, args.slices)
     spacing = (0.7, 0.7, 1.5)

@@ -14,10 +14,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from radgenome.model import Report, ReportAnalysis, Section, Sentence
+from radgenome.testing import Reply, ScriptedServer
 from radgenome.text.llm import LLMBackend, LLMSettings
-from radgenome.text.llm.testing import Reply, ScriptedServer
 from radgenome.text.measure import parse_measurements
-from radgenome.text.model import Report, ReportAnalysis, Section, Sentence
 
 LOBES = ("right lung upper lobe", "right lung middle lobe", "right lung lower lobe", "left lung upper lobe")
 TEMPLATES = (

@@ -70,16 +70,15 @@ def run_load(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
 def write_report_build(out: Path, n_cases: int) -> None:
     """Case records of ``n_cases`` generated reports (rules engine, text only) and the build's dataset tables."""
     from radgenome.dataset.writers import finalize_build
-    from radgenome.pipeline.record import record_from_analysis, write_record
+    from radgenome.model import CaseRecord, Report, write_record
     from radgenome.synth.reports import generate_reports
     from radgenome.text.engine import RulesBackend
-    from radgenome.text.model import Report
 
     backend = RulesBackend()
     records = []
     for r in generate_reports(n_cases, seed=1, volume_prefix="valid"):
         analysis = backend.analyze(Report(volume=r.volume, findings=r.findings_text, impressions=r.impressions_text))
-        rec = record_from_analysis(analysis, stem=r.volume.removesuffix(".nii.gz"), split="validation")
+        rec = CaseRecord(stem=r.volume.removesuffix(".nii.gz"), split="validation", analysis=analysis)
         write_record(rec, out / "cases" / f"{rec.stem}.json")
         records.append(rec)
     finalize_build(out, records, default_split="validation")

@@ -71,8 +71,8 @@ LOBE_NAMES = {
 def lobe_report(case: Path = LOBE_CASE) -> int:
     import nibabel as nib
 
-    from radgenome.segment.classical.grid import WorkGrid
-    from radgenome.segment.classical.lungs import approximate_lobes
+    from radgenome.segmentation.classical.grid import WorkGrid
+    from radgenome.segmentation.classical.lungs import approximate_lobes
 
     path = case / "lobes_2slices_RUL1_RML2_RLL3_LUL4_LLL5.nii.gz"
     if not path.is_file():
@@ -120,8 +120,8 @@ def main(argv: list[str] | None = None) -> int:
     shape = (args.shape[0], args.shape[1], args.shape[2])
     spacing = (args.spacing[0], args.spacing[1], args.spacing[2])
 
-    from radgenome.segment.base import CTVolume
-    from radgenome.segment.classical import ClassicalSegmenter
+    from radgenome.model import CTVolume
+    from radgenome.segmentation.classical import ClassicalSegmenter
 
     with tempfile.TemporaryDirectory() as tmp:
         gen = _make_phantom_file(shape, spacing, Path(tmp))

@@ -160,25 +160,3 @@ def structure_stats(
             centroid_mm=[round(float(w), 2) for w in world],
         )
     return out
-
-
-def run_mask_command(labelmap_path: str, node_or_path: str, out_path: str) -> int:
-    """``radgenome mask LABELMAP PATH -o mask.nii.gz``: write a binary mask on the label map's grid."""
-    from rich.console import Console
-
-    from radgenome.segment.io import read_segmentation, write_mask
-
-    console = Console(stderr=True)
-    try:
-        labelmap, affine, labels, _ = read_segmentation(labelmap_path)
-        if not labels:
-            raise ValueError(f"{labelmap_path}: no sidecar JSON with 'labels' next to the label map")
-        mask = region_mask(labelmap, labels, node_or_path)
-        status = region_status(labelmap, labels, node_or_path)
-    except (NotAMaskError, UnknownNodeError, ValueError, OSError) as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        return 1
-    write_mask(mask, affine, out_path)
-    n = int(mask.sum())
-    console.print(f"{node_or_path}: {status}, {n} voxels -> {out_path}")
-    return 0

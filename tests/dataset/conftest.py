@@ -10,13 +10,20 @@ import pytest
 
 from radgenome.anatomy import load_hierarchy
 from radgenome.corpus.volume import read_ct
-from radgenome.pipeline.record import CaseFlag, CaseRecord, MaskLink, MaskRef, record_from_analysis
+from radgenome.model import (
+    CaseFlag,
+    CaseProvenance,
+    CaseRecord,
+    MaskLink,
+    MaskRef,
+    Report,
+    Segmentation,
+    StructureInfo,
+)
 from radgenome.regions import NotAMaskError, member_ids, region_status
-from radgenome.segment.base import Segmentation, StructureInfo
-from radgenome.segment.io import write_segmentation
+from radgenome.segmentation.io import write_segmentation
 from radgenome.synth.phantom import Phantom, make_phantom, write_phantom_nifti
 from radgenome.text.engine import RulesBackend
-from radgenome.text.model import Report
 
 REPORTS: dict[str, tuple[str, str]] = {
     "train_1_a_1": (
@@ -59,7 +66,7 @@ def make_case(out: Path, volume: str, *, segmented: bool, seed: int = 0) -> Case
     analysis = RulesBackend().analyze(Report(volume=volume, findings=findings, impressions=impressions))
     split = "validation" if volume.startswith("valid_") else "train"
     if not segmented:
-        return record_from_analysis(analysis, stem=volume, split=split)
+        return CaseRecord(stem=volume, split=split, analysis=analysis)
     phantom = small_phantom(seed)
     ct_path = out / "volumes" / f"{volume}.nii.gz"
     ct_path.parent.mkdir(parents=True, exist_ok=True)
@@ -83,17 +90,17 @@ def make_case(out: Path, volume: str, *, segmented: bool, seed: int = 0) -> Case
         for n in s.nodes
         if node_masks[n].status != "ok"
     ][:2]
-    return record_from_analysis(
-        analysis,
+    return CaseRecord(
         stem=volume,
         split=split,
+        analysis=analysis,
         volume_path=str(ct_path),
         masks=MaskRef(
             labelmap=f"masks/{volume}.nii.gz", sidecar=f"masks/{volume}.json", backend="phantom", version="1"
         ),
         node_masks=node_masks,
         flags=flags,
-        provenance={"seg_backend": "phantom", "seg_version": "1", "radgenome_version": "0.1.0"},
+        provenance=CaseProvenance(seg_backend="phantom", seg_version="1", radgenome_version="0.1.0"),
         timings={"load": 0.1, "segment": 0.5, "text": 0.01, "link": 0.02, "write": 0.05},
     )
 

@@ -7,8 +7,7 @@ from pathlib import Path
 import pytest
 
 from radgenome.dataset.schemas import QA_SCHEMA, SENTENCE_SCHEMA
-from radgenome.dataset.writers import QA_FILE, SENTENCES_FILE
-from radgenome.pipeline.record import CaseRecord
+from radgenome.model import CaseRecord, OutputLayout
 
 
 def test_load_dataset_parquet(
@@ -21,7 +20,7 @@ def test_load_dataset_parquet(
     # the two tables have different columns: one load_dataset call each
     sentences, qa = (
         datasets.load_dataset("parquet", data_files=str(out / name), split="train", cache_dir=str(tmp_path / "hf"))
-        for name in (SENTENCES_FILE, QA_FILE)
+        for name in (OutputLayout.GROUNDED_SENTENCES, OutputLayout.QA_PAIRS)
     )
     assert sentences.column_names == SENTENCE_SCHEMA.names
     assert qa.column_names == QA_SCHEMA.names

@@ -12,9 +12,8 @@ import pytest
 from radgenome.corpus.volume import read_ct, to_canonical
 from radgenome.dataset.torch_dataset import MaskUnavailableError, RadGenomeDataset
 from radgenome.dataset.writers import finalize_build
-from radgenome.pipeline.record import CaseRecord
-from radgenome.segment.base import Segmentation, StructureInfo
-from radgenome.segment.io import read_segmentation, write_segmentation
+from radgenome.model import CaseRecord, Segmentation, StructureInfo
+from radgenome.segmentation.io import read_segmentation, write_segmentation
 from radgenome.synth.phantom import Phantom
 
 Built = tuple[Path, list[CaseRecord]]

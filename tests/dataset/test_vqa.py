@@ -11,23 +11,23 @@ from pathlib import Path
 import pytest
 
 from radgenome.anatomy import load_hierarchy
-from radgenome.dataset.mask_refs import MaskResolver
+from radgenome.dataset.mask_refs import MaskResolver, read_case_sidecar
 from radgenome.dataset.records import QA_KINDS, QAPair
 from radgenome.dataset.vqa import agreement, case_qa_pairs, is_plural, load_templates, readable_region, stable_rng
-from radgenome.pipeline.record import CaseRecord, analysis_from_record, record_from_analysis
+from radgenome.model import CaseRecord, OutputLayout, Polarity, Report
 from radgenome.text.engine import RulesBackend
-from radgenome.text.model import Polarity, Report
 
 Built = tuple[Path, list[CaseRecord]]
 
 
 def _qa(out: Path, rec: CaseRecord, seed: int = 0) -> list[QAPair]:
-    return case_qa_pairs(rec, analysis_from_record(rec), MaskResolver(out, rec), split=rec.split, seed=seed)
+    masks = MaskResolver(rec, read_case_sidecar(OutputLayout(out), rec))
+    return case_qa_pairs(rec, masks, split=rec.split, seed=seed)
 
 
 def _text_case(findings: str, impressions: str = "", volume: str = "case_x") -> CaseRecord:
     analysis = RulesBackend().analyze(Report(volume=volume, findings=findings, impressions=impressions))
-    return record_from_analysis(analysis, stem=volume, split="train")
+    return CaseRecord(stem=volume, split="train", analysis=analysis)
 
 
 def test_templates_cover_every_kind_with_several_phrasings() -> None:
@@ -127,7 +127,7 @@ def test_presence_only_from_stated_findings() -> None:
         "There is a 5 mm nodule in the right lung upper lobe. No pleural effusion. Heart size is normal. "
         "Possible atelectasis in the left lung lower lobe."
     )
-    analysis = analysis_from_record(rec)
+    analysis = rec.analysis
     stated = {
         (f.phrase, f.polarity)
         for s in analysis.sentences
@@ -166,7 +166,7 @@ def test_abnormality_answers_match_the_csv_rows() -> None:
     from radgenome.dataset.tables import volume_rows
 
     rec = _text_case("Emphysema in both lungs. A 4 mm nodule in the right lung middle lobe. No pleural effusion.")
-    csv_rows = {(path, abn) for _, path, abn in volume_rows(analysis_from_record(rec))["vqa_abnormality"]}
+    csv_rows = {(path, abn) for _, path, abn in volume_rows(rec.analysis)["vqa_abnormality"]}
     pairs = [q for q in _qa(Path("."), rec) if q.kind == "abnormality"]
     assert pairs and {(q.path, q.answer) for q in pairs} <= csv_rows
     assert any(q.answer == "no findings" for q in pairs)

@@ -14,12 +14,12 @@ import pytest
 
 from radgenome.dataset.schemas import QA_SCHEMA, SENTENCE_SCHEMA
 from radgenome.dataset.tables import TABLE_COLUMNS, write_radgenome_tables
-from radgenome.dataset.writers import QA_FILE, SENTENCES_FILE, finalize_build
-from radgenome.pipeline.record import CaseRecord, analysis_from_record, write_record
+from radgenome.dataset.writers import finalize_build
+from radgenome.model import CaseRecord, OutputLayout, write_record
 from radgenome.text.engine import RulesBackend
-from radgenome.text.model import Report
 
 Built = tuple[Path, list[CaseRecord]]
+SENTENCES_FILE, QA_FILE = OutputLayout.GROUNDED_SENTENCES, OutputLayout.QA_PAIRS
 
 
 def _bytes(out: Path) -> dict[str, bytes]:
@@ -43,12 +43,12 @@ def test_csvs_identical_to_text_command(built: Built, tmp_path: Path) -> None:
     """The CSVs equal what `radgenome text` writes for the same reports (same analyses, same writer)."""
     out, records = built
     backend = RulesBackend()
-    analyses = [backend.analyze(Report(**rec.report)) for rec in records]
+    analyses = [backend.analyze(rec.report) for rec in records]
     write_radgenome_tables(analyses, tmp_path / "text", "train")
     for path in sorted((tmp_path / "text").glob("*.csv")):
         assert (out / "radgenome_files" / path.name).read_bytes() == path.read_bytes(), path.name
     for rec in records:
-        assert analysis_from_record(rec).sentences == backend.analyze(Report(**rec.report)).sentences
+        assert rec.analysis.sentences == backend.analyze(rec.report).sentences
 
 
 def test_rerun_is_byte_identical(built: Built) -> None:
@@ -90,7 +90,7 @@ def test_sentence_rows_reference_masks(built: Built) -> None:
 
 def test_radgenome_layout(make_records: Callable[[], Built]) -> None:
     out, records = make_records()
-    written = finalize_build(out, records[:1], radgenome_layout=True)
+    written = finalize_build(out, records[:1], radgenome_layout=True).outputs
     seg = out / f"seg_{records[0].stem}"
     assert written[seg.name] == seg
     names = {p.name for p in seg.glob("*.nii.gz")}
@@ -119,7 +119,7 @@ def test_identical_across_processes_with_different_hash_salts(built: Built, tmp_
         paths.append(tmp_path / f"{i}.json")
         write_record(rec, paths[-1])
     code = (
-        "import sys; from pathlib import Path; from radgenome.pipeline.record import read_record; "
+        "import sys; from pathlib import Path; from radgenome.model import read_record; "
         "from radgenome.dataset.writers import finalize_build; "
         "finalize_build(Path(sys.argv[1]), [read_record(Path(p)) for p in sys.argv[2:]], seed=0)"
     )
@@ -135,7 +135,7 @@ def test_identical_across_processes_with_different_hash_salts(built: Built, tmp_
 
 
 def test_no_records(tmp_path: Path) -> None:
-    written = finalize_build(tmp_path, [])
+    written = finalize_build(tmp_path, []).outputs
     assert set(written) == {SENTENCES_FILE, QA_FILE}
     assert pq.read_table(tmp_path / QA_FILE).num_rows == 0
     assert pq.read_schema(tmp_path / QA_FILE).names == QA_SCHEMA.names

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from radgenome.pipeline.build import BuildOptions, BuildResult, run_build
+from radgenome.model import BuildSummary
+from radgenome.pipeline.build import BuildOptions, run_build
 from radgenome.synth.corpus import make_demo_corpus
 
 REPO = Path(__file__).resolve().parents[2]
@@ -24,8 +25,8 @@ CONTRACT_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 
 
-def build(out: Path, root: Path | None = None, **kw: Any) -> BuildResult:
-    return run_build(BuildOptions(out=out, root=root, progress=False, **kw))
+def build(out: Path, root: Path | None = None, **kw: Any) -> BuildSummary:
+    return run_build(BuildOptions(out=out, root=root, **kw))
 
 
 def table_bytes(out: Path) -> dict[str, bytes]:
@@ -35,7 +36,7 @@ def table_bytes(out: Path) -> dict[str, bytes]:
 
 
 @pytest.fixture(scope="session")
-def run() -> Callable[..., BuildResult]:
+def run() -> Callable[..., BuildSummary]:
     """``run(out, root=None, **BuildOptions fields)``: an in-process build without progress bar."""
     return build
 
@@ -70,5 +71,5 @@ def reference_build(corpus_factory: Callable[[int], Path], tmp_path_factory: pyt
     """OUT of an uninterrupted one-worker build of the 4-case corpus (read-only for tests)."""
     out = tmp_path_factory.mktemp("reference") / "out"
     res = build(out, corpus_factory(4))
-    assert res.exit_code == 0, res.summary
+    assert res.exit_code == 0, res
     return out

@@ -12,6 +12,8 @@ from typing import Any
 
 from typer.testing import CliRunner
 
+from radgenome.model import BuildSummary
+
 HEADER = ["VolumeName", "ClinicalInformation_EN", "Technique_EN", "Findings_EN", "Impressions_EN"]
 
 
@@ -53,17 +55,17 @@ def test_bad_inputs_are_listed_and_good_cases_complete(
     out = tmp_path / "out"
     res = run(out, root)
     assert res.exit_code == 3
-    s = res.summary
-    failures = {f["volume"]: f for f in s["failures"]}
+    s = res
+    failures = {f.volume: f for f in s.failures}
     assert set(failures) == {"valid_8_a_1", "valid_9_a_1"}
-    assert failures["valid_8_a_1"]["stage"] == "load" and "valid_8_a_1.nii.gz" in failures["valid_8_a_1"]["reason"]
-    assert "empty report" in failures["valid_9_a_1"]["reason"]
-    assert s["reports_without_volumes"] == ["valid_7_a_1.nii.gz"]
-    kinds = {(i["kind"], i["volume"]) for i in s["issues"]}
+    assert failures["valid_8_a_1"].stage == "load" and "valid_8_a_1.nii.gz" in failures["valid_8_a_1"].reason
+    assert "empty report" in failures["valid_9_a_1"].reason
+    assert s.reports_without_volumes == ["valid_7_a_1.nii.gz"]
+    kinds = {(i.kind, i.volume) for i in s.issues}
     assert ("duplicate_volume", "valid_1_a_1.nii.gz") in kinds
     assert any(k == "unreadable_row" for k, _ in kinds)
-    assert all(i["reason"] for i in s["issues"])
-    assert s["done"] == 4 and s["records"] == 4
+    assert all(i.reason for i in s.issues)
+    assert s.done == 4 and s.records == 4
     for stem in ("valid_1_a_1", "valid_2_a_1", "train_1_a_1", "train_2_a_1"):
         assert (out / "cases" / f"{stem}.json").is_file() and (out / "masks" / f"{stem}.nii.gz").is_file()
     assert not (out / "cases" / "valid_8_a_1.json").exists()
@@ -73,7 +75,8 @@ def test_bad_inputs_are_listed_and_good_cases_complete(
     assert status["valid_8_a_1"] == status["valid_9_a_1"] == "failed"
     assert ("report_without_volume", "valid_7_a_1.nii.gz") in issues
     saved = json.loads((out / "summary.json").read_text())
-    assert saved["failed"] == 2
+    assert saved["failed"] == 2 and saved["exit_code"] == 3
+    assert BuildSummary.from_json((out / "summary.json").read_text()) == res
     log = (out / "build.log").read_text()
     assert "valid_8_a_1" in log and "valid_7_a_1" in log
 

@@ -13,8 +13,10 @@ from typing import Any
 
 import numpy as np
 import pyarrow.parquet as pq
+import pytest
 
-from radgenome.pipeline.record import read_record
+from radgenome.model import read_record
+from radgenome.pipeline.build import BuildError
 from radgenome.synth.phantom import make_phantom, write_phantom_nifti
 
 HEADER = ["VolumeName", "ClinicalInformation_EN", "Technique_EN", "Findings_EN", "Impressions_EN"]
@@ -58,9 +60,9 @@ def test_build_phantom_corpus_resume_and_force(
     for stem in stems:
         rec = read_record(out / "cases" / f"{stem}.json")
         assert set(rec.timings) == {"load", "segment", "text", "link", "write"}
-        assert rec.provenance["seg_backend"] == "classical" and rec.provenance["text_backend"] == "rules"
+        assert rec.provenance.seg_backend == "classical" and rec.analysis.backend == "rules"
         assert rec.masks.labelmap == f"masks/{stem}.nii.gz"
-        grounded = {n for s in rec.sentences for n in s["nodes"]}
+        grounded = {n for s in rec.sentences for n in s.nodes}
         assert grounded <= set(rec.node_masks)
         for node in ("lung", "heart", "trachea and bronchie"):
             if node in rec.node_masks:
@@ -78,10 +80,10 @@ def test_build_phantom_corpus_resume_and_force(
     first = tables(out)
 
     again = run(out, root)  # resume: nothing to do, identical tables
-    assert again.exit_code == 0 and again.summary["skipped"] == len(stems) and again.summary["done"] == 0
+    assert again.exit_code == 0 and again.skipped == len(stems) and again.done == 0
     assert tables(out) == first
     forced = run(out, root, force=True)
-    assert forced.summary["done"] == len(stems) and tables(out) == first
+    assert forced.done == len(stems) and tables(out) == first
 
     changed = tmp_path / "changed"  # a changed report text re-runs that case only
     shutil.copytree(root, changed)
@@ -89,8 +91,8 @@ def test_build_phantom_corpus_resume_and_force(
     reports.write_text(reports.read_text().replace("The liver has", "The liver clearly has", 1))
     shutil.rmtree(out / "dataset")
     redo = run(out, changed)
-    assert redo.exit_code == 0 and redo.summary["done"] >= 1
-    assert redo.summary["skipped"] >= len(stems) - redo.summary["done"] - 1
+    assert redo.exit_code == 0 and redo.done >= 1
+    assert redo.skipped >= len(stems) - redo.done - 1
 
 
 def test_out_of_view_regions(tmp_path: Path, run: Run) -> None:
@@ -114,7 +116,7 @@ def test_out_of_view_regions(tmp_path: Path, run: Run) -> None:
                     "The heart is normal in size. Both lungs are clear.", "Normal."])
     out = tmp_path / "out"
     res = run(out, reports=[rep], volumes=[vols], split="test")
-    assert res.exit_code == 0, res.summary
+    assert res.exit_code == 0, res
     rec = read_record(out / "cases" / "chest_cut.json")
     status = {n: m.status for n, m in rec.node_masks.items()}
     assert status["thyroid"] == "outside_fov"
@@ -129,26 +131,32 @@ def test_text_only_and_two_workers(
 ) -> None:
     root = corpus_factory(4)
     res = run(tmp_path / "text", root, text_only=True)
-    assert res.exit_code == 0 and res.summary["done"] == 4
+    assert res.exit_code == 0 and res.done == 4
     assert not (tmp_path / "text" / "masks").exists()
     rec = read_record(next((tmp_path / "text" / "cases").glob("*.json")))
     assert {m.status for m in rec.node_masks.values()} == {"not_segmented"}
 
     two = run(tmp_path / "w2", root, workers=2)
-    assert two.exit_code == 0, two.summary
+    assert two.exit_code == 0, two
     assert tables(reference_build) == tables(tmp_path / "w2")
 
 
 def test_fatal_errors(tmp_path: Path, run: Run) -> None:
-    assert run(tmp_path / "o", tmp_path / "nothing_here").exit_code == 1
+    with pytest.raises(BuildError, match="nothing_here: no such folder"):
+        run(tmp_path / "o", tmp_path / "nothing_here")
     empty = tmp_path / "empty"
     empty.mkdir()
-    assert run(tmp_path / "o2", empty).exit_code == 1
+    with pytest.raises(BuildError, match="no reports table found"):
+        run(tmp_path / "o2", empty)
+    assert "fatal: no reports table found" in (tmp_path / "o2" / "build.log").read_text()
     blocker = tmp_path / "file"
     blocker.write_text("x")
     rep = tmp_path / "r.csv"
     rep.write_text(",".join(HEADER) + "\nv.nii.gz,,,The heart is normal.,\n")
-    assert run(blocker / "out", reports=[rep], text_only=True).exit_code == 1
+    with pytest.raises(BuildError, match="not writable"):
+        run(blocker / "out", reports=[rep], text_only=True)
+    with pytest.raises(BuildError, match="text backend 'rules'"):
+        run(tmp_path / "o3", reports=[rep], text_only=True, text_options={"model": "m"})
 
 
 def test_sat_space_and_radgenome_layout(corpus_factory: Callable[[int], Path], tmp_path: Path, run: Run) -> None:
@@ -160,7 +168,7 @@ def test_sat_space_and_radgenome_layout(corpus_factory: Callable[[int], Path], t
     res = run(tmp_path / "out", reports=[root / "dataset" / "radiology_text_reports" / "validation_reports.csv"],
               volumes=[vols], space="sat", radgenome_layout=True)
     assert res.exit_code == 3  # valid_2_a_1's report has no volume here: listed, the rest built
-    assert res.summary["reports_without_volumes"] == ["valid_2_a_1.nii.gz"] and res.summary["done"] == 1
+    assert res.reports_without_volumes == ["valid_2_a_1.nii.gz"] and res.done == 1
     side = json.loads((tmp_path / "out" / "masks" / "valid_1_a_1.json").read_text())
     assert side["space"] == "sat"
     layout = tmp_path / "out" / "seg_valid_1_a_1"
@@ -176,9 +184,9 @@ def test_missing_volumes_built_text_only(corpus_factory: Callable[[int], Path], 
     shutil.copyfile(next(root.rglob("valid_1_a_1.nii.gz")), vols / "valid_1_a_1.nii.gz")
     reports = [root / "dataset" / "radiology_text_reports" / "validation_reports.csv"]
     res = run(tmp_path / "out", reports=reports, volumes=[vols], missing_volumes="text")
-    assert res.exit_code == 0 and res.summary["done"] == 2, res.summary
-    assert res.summary["reports_without_volumes"] == ["valid_2_a_1.nii.gz"]  # still listed
+    assert res.exit_code == 0 and res.done == 2, res
+    assert res.reports_without_volumes == ["valid_2_a_1.nii.gz"]  # still listed
     rec = read_record(tmp_path / "out" / "cases" / "valid_2_a_1.json")
     assert {m.status for m in rec.node_masks.values()} == {"not_segmented"}
-    assert rec.provenance["volume_missing"] is True and rec.masks.labelmap is None
+    assert rec.provenance.volume_missing is True and rec.masks.labelmap is None
     assert read_record(tmp_path / "out" / "cases" / "valid_1_a_1.json").node_masks["lung"].status == "ok"

@@ -6,9 +6,9 @@ from typing import Any
 
 import numpy as np
 
+from radgenome.model import Report
 from radgenome.pipeline.link import LabelInfo, Linker, link_case
 from radgenome.text.engine import RulesBackend
-from radgenome.text.model import Report
 
 
 def _sidecar(structures: dict[str, tuple[int, list[int], list[float]]], backend: str = "classical") -> dict[str, Any]:

@@ -22,6 +22,6 @@ def test_ray_engine_matches_local(
         pytest.skip("ray is not installed")
     root = corpus_factory(4)
     res = run(tmp_path / "ray", root, engine="ray", workers=2)
-    assert res.exit_code == 0, res.summary
-    assert res.summary["done"] == 4
+    assert res.exit_code == 0, res
+    assert res.done == 4
     assert tables(tmp_path / "ray") == tables(reference_build)

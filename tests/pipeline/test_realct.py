@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from radgenome.pipeline.record import read_record
+from radgenome.model import read_record
 
 N_CASES = 4
 
@@ -37,7 +37,7 @@ def test_real_ct_corpus_builds_with_masks(benchmarks_dir: Path, tmp_path: Path, 
         os.symlink(ct, path)
     out = tmp_path / "out"
     res = run(out, tmp_path / "corpus")
-    assert res.exit_code == 0, res.summary
+    assert res.exit_code == 0, res
     statuses: Counter[str] = Counter()
     for r in rows:
         rec = read_record(out / "cases" / r["VolumeName"].replace(".nii.gz", ".json"))

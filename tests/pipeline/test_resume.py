@@ -13,12 +13,45 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+FINISHED_BEFORE_KILL = 2
+
+# The killed build: a 2-worker build whose first FINISHED_BEFORE_KILL cases (in corpus order) run normally and
+# whose other cases block inside their worker until the process is killed. The kill point is therefore set by
+# the test, not by how fast the machine happens to be.
 SCRIPT = """
-import sys
+import functools, sys
 from pathlib import Path
+import radgenome.pipeline.runner as runner
 from radgenome.pipeline.build import BuildOptions, run_build
-sys.exit(run_build(BuildOptions(out=Path(sys.argv[1]), root=Path(sys.argv[2]), workers=2, progress=False)).exit_code)
+import resume_gate
+
+original = runner.run_local
+
+def gated_run_local(jobs, workers, on_done, on_start=None, fn=runner.run_case):
+    allowed = frozenset(job.stem for job in jobs[: int(sys.argv[3])])
+    return original(jobs, workers, on_done, on_start, fn=functools.partial(resume_gate.gated, allowed))
+
+runner.run_local = gated_run_local
+sys.exit(run_build(BuildOptions(out=Path(sys.argv[1]), root=Path(sys.argv[2]), workers=2)).exit_code)
 """
+
+GATE = """
+import threading
+from radgenome.pipeline.case import run_case
+
+def gated(allowed, job):
+    if job.stem not in allowed:
+        threading.Event().wait()  # held until the build (and with it this worker) is killed
+    return run_case(job)
+"""
+
+
+def _done_in_manifest(out: Path) -> int:
+    try:
+        with sqlite3.connect(f"file:{out / 'manifest.sqlite'}?mode=ro", uri=True, timeout=5) as db:
+            return db.execute("SELECT count(*) FROM cases WHERE status = 'done'").fetchone()[0]
+    except sqlite3.Error:
+        return 0
 
 
 def _children(pid: int) -> list[int]:
@@ -49,34 +82,41 @@ def test_kill9_midway_then_resume(
 ) -> None:
     root = corpus_factory(6)
     out = tmp_path / "killed"
-    proc = subprocess.Popen([sys.executable, "-c", SCRIPT, str(out), str(root)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
+    (tmp_path / "gate").mkdir()
+    (tmp_path / "gate" / "resume_gate.py").write_text(GATE)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(tmp_path / "gate"),
+                                                                       os.environ.get("PYTHONPATH")]))}
+    proc = subprocess.Popen([sys.executable, "-c", SCRIPT, str(out), str(root), str(FINISHED_BEFORE_KILL)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     try:
-        while time.monotonic() < deadline and proc.poll() is None:
-            if any((out / "cases").glob("*.json")):
-                break
-            time.sleep(0.02)
-        assert proc.poll() is None, "the build ended before it could be killed"
+        # Wait (a condition, bounded only as a safety net) until the allowed cases are done in the manifest;
+        # the others are blocked in their workers, so the build cannot finish on its own.
+        safety = time.monotonic() + 300
+        while _done_in_manifest(out) < FINISHED_BEFORE_KILL:
+            assert proc.poll() is None, f"the gated build exited early (status {proc.returncode})"
+            assert time.monotonic() < safety, "the gated build never finished its allowed cases"
+            time.sleep(0.05)
+        assert proc.poll() is None
         workers = _children(proc.pid)
         assert workers
         os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=30)
-        gone = time.monotonic() + 10
-        while time.monotonic() < gone and any(_alive(w) for w in workers):
+        proc.wait(timeout=60)
+        # Workers notice their parent is gone within PARENT_POLL_S; wait for that condition, not for a time.
+        safety = time.monotonic() + 120
+        while any(_alive(w) for w in workers) and time.monotonic() < safety:
             time.sleep(0.1)
         assert not [w for w in workers if _alive(w)], "worker processes outlived the killed build"
     finally:
         if proc.poll() is None:
             proc.kill()
     finished_before = {p.stem for p in (out / "cases").glob("*.json")}
-    assert 1 <= len(finished_before) < 6
+    assert len(finished_before) == FINISHED_BEFORE_KILL
     assert not (out / "dataset").exists()  # killed before the tables
 
     resumed = run(out, root)
-    assert resumed.exit_code == 0, resumed.summary
-    assert resumed.summary["skipped"] >= len(finished_before)  # finished cases are not redone
-    assert resumed.summary["done"] + resumed.summary["skipped"] == 6
+    assert resumed.exit_code == 0, resumed
+    assert resumed.skipped == FINISHED_BEFORE_KILL  # finished cases are not redone
+    assert resumed.done + resumed.skipped == 6
     with sqlite3.connect(out / "manifest.sqlite") as db:
         assert {s for (s,) in db.execute("SELECT status FROM cases")} == {"done"}
 

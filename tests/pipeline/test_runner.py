@@ -6,9 +6,9 @@ import importlib
 import sys
 from pathlib import Path
 
+from radgenome.model import Report
 from radgenome.pipeline.case import BuildSettings, CaseJob, CaseOutcome
 from radgenome.pipeline.runner import run_local
-from radgenome.text.model import Report
 
 CRASHER = '''
 import os

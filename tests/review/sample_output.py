@@ -14,11 +14,10 @@ from pathlib import Path
 import numpy as np
 
 from radgenome.dataset.writers import finalize_build
-from radgenome.pipeline.record import CaseFlag, CaseRecord, MaskLink, MaskRef, record_from_analysis, write_record
+from radgenome.model import CaseFlag, CaseRecord, MaskLink, MaskRef, Report, write_record
 from radgenome.regions import NotAMaskError, member_ids, region_mask
 from radgenome.synth.phantom import make_phantom, write_phantom_nifti
 from radgenome.text.engine import RulesBackend
-from radgenome.text.model import Report
 
 SAMPLE_REPORTS = (
     "There is a 6 mm nodule in the left lung upper lobe. No pleural or pericardial effusion. "
@@ -76,8 +75,8 @@ def write_sample_output(
         if i == 0:
             flags.append(CaseFlag(kind="laterality_conflict", detail="sample flag", sentence_index=0,
                                   node=analysis.sentences[0].nodes[0]))
-        rec = record_from_analysis(
-            analysis, stem=stem, split="validation", volume_path=f"volumes/{stem}.nii.gz",
+        rec = CaseRecord(
+            stem=stem, split="validation", analysis=analysis, volume_path=f"volumes/{stem}.nii.gz",
             masks=MaskRef(labelmap=f"masks/{stem}.nii.gz", sidecar=f"masks/{stem}.json", backend="phantom"),
             node_masks=links, flags=flags,
         )

@@ -9,8 +9,11 @@ import pyarrow.parquet as pq
 import pytest
 
 from radgenome.dataset.schemas import SENTENCE_SCHEMA
-from radgenome.dataset.writers import QA_FILE, SENTENCES_FILE
+from radgenome.model import OutputLayout
 from radgenome.review.sources import NotABuildError, load_items
+
+SENTENCES_FILE = OutputLayout.GROUNDED_SENTENCES
+QA_FILE = OutputLayout.QA_PAIRS
 
 
 def _copy(sample_out: Path, tmp_path: Path) -> Path:

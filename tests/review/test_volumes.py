@@ -9,7 +9,7 @@ import numpy as np
 from fastapi.testclient import TestClient
 
 from radgenome.regions import region_mask
-from radgenome.segment.io import read_segmentation
+from radgenome.segmentation.io import read_segmentation
 
 
 def _nifti(data: bytes) -> nib.Nifti1Image:
@@ -75,9 +75,10 @@ def _write_dicom_series(folder, hu: np.ndarray, spacing: float = 4.0) -> None:
 
 
 def test_dicom_series_ct_is_served_as_nifti(sample_out, tmp_path) -> None:
+    import dataclasses
     import shutil
 
-    from radgenome.pipeline.record import read_record, write_record
+    from radgenome.model import read_record, write_record
     from radgenome.review.sources import CaseIndex
     from radgenome.review.volumes import Volumes
 
@@ -87,7 +88,7 @@ def test_dicom_series_ct_is_served_as_nifti(sample_out, tmp_path) -> None:
     hu = np.full((24, 20, 16), -1000, dtype=np.int16)
     hu[6:18, 5:15, 4:12] = 40
     _write_dicom_series(tmp_path / "series", hu)
-    write_record(rec.model_copy(update={"stem": "dcm", "volume_path": str(tmp_path / "series")}),
+    write_record(dataclasses.replace(rec, stem="dcm", volume_path=str(tmp_path / "series")),
                  out / "cases" / "dcm.json")
     vols = Volumes(out, CaseIndex(out))
     img = _nifti(vols.ct_dicom_bytes("dcm"))

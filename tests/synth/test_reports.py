@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from radgenome.anatomy import TOP_LEVEL_REGIONS, load_hierarchy
+from radgenome.model import Polarity
 from radgenome.synth.reports import (
     CSV_COLUMNS,
     QUIRKS,
@@ -24,7 +25,6 @@ from radgenome.synth.reports import (
     write_truth_jsonl,
 )
 from radgenome.text.measure import parse_measurements
-from radgenome.text.model import Polarity
 
 LABELS = (
     "Medical material", "Arterial wall calcification", "Cardiomegaly", "Pericardial effusion",

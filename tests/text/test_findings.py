@@ -1,8 +1,8 @@
 from __future__ import annotations
 
+from radgenome.model import Polarity, Report
 from radgenome.text.engine import RulesBackend, finding_nodes
 from radgenome.text.findings import extract_findings
-from radgenome.text.model import Polarity, Report
 
 
 def phrases(sentence: str) -> list[tuple[str, str]]:

@@ -9,10 +9,10 @@ import pytest
 from radgenome.anatomy import load_hierarchy
 from radgenome.corpus.reports import clean_text
 from radgenome.dataset.tables import volume_rows
+from radgenome.model import Polarity, Report, Section
 from radgenome.synth.reports import generate_reports, region_sentences
 from radgenome.text.engine import RulesBackend
 from radgenome.text.labels import LABELS
-from radgenome.text.model import Polarity, Report, Section
 
 
 @pytest.fixture(scope="module")

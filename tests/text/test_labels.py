@@ -7,10 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from radgenome.model import Polarity
 from radgenome.text.labels import LABELS, extract_labels, label_mentions
-from radgenome.text.model import Polarity
 
-MANUAL = Path("/work/shared/benchmarks/ctrate/manual_labels.csv")
 MACRO_F1_FLOOR = 0.95
 
 
@@ -154,11 +153,10 @@ def test_label_mentions_reports_polarity() -> None:
     assert pols["Pleural effusion"] is Polarity.ABSENT
 
 
-@pytest.mark.skipif(not MANUAL.exists(), reason="shared benchmark data absent")
-def test_macro_f1_on_manual_labels() -> None:
+def test_macro_f1_on_manual_labels(benchmarks_dir: Path) -> None:
     from radgenome.eval.labels import score_labels
 
-    with MANUAL.open(newline="", encoding="utf-8-sig") as fh:
+    with (benchmarks_dir / "ctrate" / "manual_labels.csv").open(newline="", encoding="utf-8-sig") as fh:
         gold = list(csv.DictReader(fh))
     preds = [extract_labels(row["report_text"]) for row in gold]
     scores = score_labels(gold, preds)
@@ -166,17 +164,18 @@ def test_macro_f1_on_manual_labels() -> None:
     assert scores.macro_f1 >= MACRO_F1_FLOOR
 
 
-def _sentences_for_trigger_check() -> list[str]:
+def _sentences_for_trigger_check(manual: Path | None) -> list[str]:
     from radgenome.text.sentences import split_sentences
 
     out = [s for pos, neg in CASES.values() for s in (*pos, *neg)]
-    if MANUAL.exists():
-        with MANUAL.open(newline="", encoding="utf-8-sig") as fh:
+    if manual is not None:
+        with manual.open(newline="", encoding="utf-8-sig") as fh:
             out += [s.text for row in csv.DictReader(fh) for s in split_sentences(row["report_text"])]
     return out
 
 
-def test_every_pattern_match_contains_a_trigger() -> None:
+@pytest.mark.parametrize("real", [False, True], ids=["own", "manual_labels"])
+def test_every_pattern_match_contains_a_trigger(real: bool, request: pytest.FixtureRequest) -> None:
     # triggers only gate rules for speed; a pattern that can match without a trigger would silently never fire
     from radgenome.text.labels import _engine
 
@@ -185,7 +184,8 @@ def test_every_pattern_match_contains_a_trigger() -> None:
     for trigger, label in engine.triggers:
         triggers.setdefault(label, []).append(trigger)
     missed = []
-    for sentence in _sentences_for_trigger_check():
+    manual = request.getfixturevalue("benchmarks_dir") / "ctrate" / "manual_labels.csv" if real else None
+    for sentence in _sentences_for_trigger_check(manual):
         for rule in engine.rules:
             for m in rule.pattern.finditer(sentence):
                 if not any(t in m.group().lower() for t in triggers[rule.label]):

@@ -12,8 +12,6 @@ from hypothesis import strategies as st
 
 from radgenome.text.measure import parse_measurements, to_mm
 
-BENCH = Path(__file__).resolve().parents[3] / "shared" / "benchmarks" / "ctrate" / "reports.csv"
-
 CASES: list[tuple[str, list[tuple[str, tuple[float, ...], str, float]]]] = [
     ("A 6 mm nodule.", [("6 mm", (6,), "mm", 6)]),
     ("A 6mm nodule.", [("6mm", (6,), "mm", 6)]),
@@ -150,18 +148,16 @@ _SPOT = re.compile(r"\d\s*-?\s*(?:mm|cm|millim|centim)", re.IGNORECASE)
 _SKIP = re.compile(r"\d\s*(?:mm|cm)(?:[23²³]|\s*hg\b)", re.IGNORECASE)
 
 
-def _report_texts() -> list[str]:
-    with BENCH.open(encoding="utf-8", newline="") as fh:
+def _report_texts(reports: Path) -> list[str]:
+    with reports.open(encoding="utf-8", newline="") as fh:
         rows = list(csv.DictReader(fh))
     return [r.get(col) or "" for r in rows for col in ("Findings_EN", "Impressions_EN")]
 
 
-@pytest.mark.benchmark_data
-@pytest.mark.skipif(not BENCH.exists(), reason="../shared/benchmarks absent")
-def test_real_reports_every_size_parsed() -> None:
+def test_real_reports_every_size_parsed(benchmarks_dir: Path) -> None:
     spotted = parsed = skipped = 0
     missed: list[str] = []
-    for text in _report_texts():
+    for text in _report_texts(benchmarks_dir / "ctrate" / "reports.csv"):
         ms = parse_measurements(text)
         spans = [(m.start, m.end) for m in ms]
         for hit in _SPOT.finditer(text):

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from radgenome.text.model import Polarity
+from radgenome.model import Polarity
 from radgenome.text.negation import clause_polarities, negated_spans, polarity_of, uncertain_spans
 
 A, P, U = Polarity.ABSENT, Polarity.PRESENT, Polarity.UNCERTAIN

@@ -20,34 +20,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from radgenome.corpus.inputs import discover_inputs
 from radgenome.corpus.metadata import MetadataRow, read_metadata, volume_stem
 from radgenome.corpus.reports import ReportTableError, read_reports
-from radgenome.text.model import Report
+from radgenome.model import CorpusIssue, IssueKind, Report
 
 Reconstructions = Literal["first", "all"]
-IssueKind = Literal[
-    "report_without_volume",
-    "volume_without_report",
-    "duplicate_volume",
-    "unreadable_row",
-    "unreadable_input",
-    "unreadable_metadata",
-]
 _RECON = re.compile(r"^(?P<scan>.+_[A-Za-z]+)_(?P<rec>\d+)$")
 
 
 class CorpusError(ValueError):
     """The corpus cannot be built at all (no reports table found, unreadable reports table)."""
-
-
-@dataclass(frozen=True)
-class CorpusIssue:
-    kind: IssueKind
-    volume: str
-    """VolumeName or stem concerned ('' when unknown)."""
-    source: str
-    """The file (and row) the issue comes from."""
-    reason: str
 
 
 @dataclass(frozen=True)
@@ -116,15 +99,13 @@ def ctrate_paths(root: Path) -> tuple[list[Path], list[Path], list[Path], list[P
 
 def find_volumes(roots: list[Path]) -> tuple[dict[str, Path], list[CorpusIssue]]:
     """``{stem: path}`` of NIfTI files (recursive) and DICOM series folders under ``roots``."""
-    from radgenome.segment.run import discover_inputs
-
     cases, problems = discover_inputs(list(roots))
     issues: list[CorpusIssue] = []
     for p in problems:
         if "already used by" in p.message:
-            issues.append(CorpusIssue("duplicate_volume", volume_stem(Path(p.case).name), p.case, p.message))
+            issues.append(CorpusIssue("duplicate_volume", volume_stem(Path(p.path).name), p.path, p.message))
         else:
-            issues.append(CorpusIssue("unreadable_input", "", p.case, p.message))
+            issues.append(CorpusIssue("unreadable_input", "", p.path, p.message))
     return {c.stem: c.path for c in cases}, issues
 
 
@@ -207,7 +188,7 @@ def discover_corpus(
         m_files = [Path(p) for p in metadata]
     if not r_files:
         where = f" under {root}" if root is not None else ""
-        raise CorpusError(f"no reports table found{where} (give --reports CSV or a CT-RATE root)")
+        raise CorpusError(f"no reports table found{where} (give a reports table or a CT-RATE root)")
     for f in r_files:
         if not f.is_file():
             raise CorpusError(f"{f}: reports table not found")

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from radgenome.text.model import Report
+from radgenome.model import Report
 
 # a 1 MB report must fit in one field
 csv.field_size_limit(min(sys.maxsize, 2**31 - 1))

@@ -22,7 +22,7 @@ import numpy as np
 
 from radgenome.corpus.dicom import DicomSeriesError, SeriesPolicy, looks_like_dicom_dir, read_dicom_series
 from radgenome.corpus.metadata import MetadataRow, classify_intensities, volume_stem
-from radgenome.segment.base import CTVolume
+from radgenome.model import CTVolume
 
 MIN_VOXELS_PER_AXIS = 16
 ANISOTROPY_WARN = 10.0
@@ -307,7 +307,33 @@ def read_ct(
         case_id = _stem(path)
         data = _squeeze_to_3d(data, path)
         affine = _apply_metadata_spacing(affine, metadata_row, meta)
+    return _volume(data, affine, case_id, path, header_scaled, metadata_row, meta, min_voxels)
 
+
+def volume_from_array(
+    array: np.ndarray, affine: np.ndarray, *, case_id: str = "array", min_voxels: int = MIN_VOXELS_PER_AXIS
+) -> CTVolume:
+    """A CT given as a 3-D array (any axis order) and its 4x4 voxel-to-world (RAS+, mm) affine, checked and put on
+    a canonical RAS grid like :func:`read_ct` does (raw stored values get the standard CT rescale, with a warning).
+    Raises :class:`VolumeReadError`."""
+    data = np.asarray(array)
+    affine = np.asarray(affine, dtype=np.float64)
+    if affine.shape != (4, 4):
+        raise VolumeReadError(f"{case_id}: the affine must be 4x4, got {affine.shape}")
+    meta: dict[str, Any] = {"warnings": [], "format": "array"}
+    return _volume(data, affine, case_id, Path(case_id), False, None, meta, min_voxels)
+
+
+def _volume(
+    data: np.ndarray,
+    affine: np.ndarray,
+    case_id: str,
+    path: Path,
+    header_scaled: bool,
+    metadata_row: MetadataRow | None,
+    meta: dict[str, Any],
+    min_voxels: int,
+) -> CTVolume:
     data = _squeeze_to_3d(data, path)
     _check_values(data, path, min_voxels)
     _check_geometry(affine, path, meta["warnings"])

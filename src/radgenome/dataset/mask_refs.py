@@ -2,55 +2,50 @@
 
 The pipeline links every node a sentence or finding is grounded to (``CaseRecord.node_masks``). Dataset rows also
 refer to ancestor regions (``lung/lung/left lung`` for a sentence on a lobe), whose status is derived from the
-label map's sidecar statistics (voxels per structure, §1.2) without reading the label map itself.
+label map's sidecar statistics (voxels per structure, §1.2) without reading the label map itself. The sidecar is
+read once per case (:func:`read_case_sidecar`) and shared by everything finalising that case.
 """
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
+from collections.abc import Mapping
+from typing import Any
 
 from radgenome.anatomy import UnknownNodeError, load_hierarchy
 from radgenome.dataset.records import MaskReference
-from radgenome.pipeline.record import CaseRecord
+from radgenome.model import CaseRecord, OutputLayout
 from radgenome.regions import NotAMaskError, resolve
-from radgenome.segment.io import sidecar_path
+from radgenome.segmentation.io import sidecar_path
 
 
-def resolve_path(out: Path, path: str) -> Path:
-    """A path stored in a record: absolute as is; relative to OUT when it exists there, else to the cwd."""
-    p = Path(path)
-    if p.is_absolute():
-        return p
-    under_out = Path(out) / p
-    return under_out if under_out.exists() else p
+def read_case_sidecar(layout: OutputLayout, rec: CaseRecord) -> dict[str, Any] | None:
+    """The sidecar of the case's label map; None when the case has no label map or the sidecar is unreadable."""
+    if rec.masks.labelmap is None:
+        return None
+    side = rec.masks.sidecar
+    path = layout.root / side if side else sidecar_path(layout.root / rec.masks.labelmap)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def sidecar_voxels(sidecar: Mapping[str, Any]) -> dict[str, int]:
+    """Structure name -> voxels, for every labelled structure of a sidecar."""
+    stats = sidecar.get("stats", {})
+    return {str(name): int(stats.get(str(name), {}).get("voxels", 0)) for name in sidecar.get("labels", {}).values()}
 
 
 class MaskResolver:
-    """Mask references of one case's nodes (cached)."""
+    """Mask references of one case's nodes (cached); ``sidecar`` None: the case has none, or it is unreadable."""
 
-    def __init__(self, out: Path, rec: CaseRecord) -> None:
-        self.out = Path(out)
+    def __init__(self, rec: CaseRecord, sidecar: Mapping[str, Any] | None) -> None:
         self.rec = rec
         self.labelmap = rec.masks.labelmap
         self._cache: dict[str, MaskReference] = {}
-        self._voxels: dict[str, int] | None = None
-
-    def _sidecar_voxels(self) -> dict[str, int] | None:
-        """Structure name -> voxels from the sidecar JSON (None when there is no readable sidecar)."""
-        if self._voxels is not None or self.labelmap is None:
-            return self._voxels
-        side = self.rec.masks.sidecar
-        path = self.out / side if side else sidecar_path(self.out / self.labelmap)
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return None
-        stats = data.get("stats", {})
-        self._voxels = {
-            str(name): int(stats.get(str(name), {}).get("voxels", 0)) for name in data.get("labels", {}).values()
-        }
-        return self._voxels
+        self._voxels = sidecar_voxels(sidecar) if sidecar is not None and self.labelmap is not None else None
 
     def ref(self, node: str) -> MaskReference:
         cached = self._cache.get(node)
@@ -75,7 +70,7 @@ class MaskResolver:
             _, members = resolve(node)
         except (NotAMaskError, UnknownNodeError):
             return MaskReference(node=node, status="no_structure")
-        voxels = self._sidecar_voxels()
+        voxels = self._voxels
         if voxels is None:
             return self._from_descendant_links(node)
         present = sorted(name for name in voxels if name in members)

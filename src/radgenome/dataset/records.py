@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from radgenome.pipeline.record import MaskStatus
+from radgenome.model import MaskStatus
 
 QAKind = Literal["abnormality", "location", "presence", "size", "disorders"]
 QAVariant = Literal["open", "given_region"]

@@ -3,20 +3,16 @@
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import Mapping, Sequence
 from importlib import resources
 from pathlib import Path
-from typing import Any
 
 import jinja2
 
 from radgenome.atomic import atomic_write_text
-from radgenome.dataset.report_stats import compute_stats
-from radgenome.pipeline.record import CaseRecord
+from radgenome.dataset.report_stats import ReportStats
+from radgenome.model import BuildSummary, OutputLayout
 
-REPORT_FILE = "report.html"
 FIRST_FLAGS = 50
-_COUNTS = frozenset({"done", "failed", "skipped"})
 
 
 def _environment() -> jinja2.Environment:
@@ -31,28 +27,30 @@ def _environment() -> jinja2.Environment:
     )
 
 
-def render_report(out: Path, records: Sequence[CaseRecord], summary: Mapping[str, Any]) -> str:
+def render_report(out: Path, stats: ReportStats, summary: BuildSummary) -> str:
     from radgenome import __version__
     from radgenome.dataset.report_plots import all_plots
 
-    stats = compute_stats(Path(out), records, summary, first_flags=FIRST_FLAGS)
     template = _environment().get_template("report.html.j2")
     return template.render(
         stats=stats,
         plots=all_plots(stats),
         out=str(out),
         version=__version__,
-        generated=str(summary.get("finished") or _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC")),
-        summary_extra={k: v for k, v in summary.items() if isinstance(v, str | int | float) and k not in _COUNTS},
+        generated=_dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        summary_extra={
+            "cases": summary.cases,
+            "records": summary.records,
+            "skipped_reconstructions": summary.skipped_reconstructions,
+            "seconds_cases": summary.seconds_cases,
+            "seconds_finalize": summary.seconds_finalize,
+        },
         first_flags=FIRST_FLAGS,
     )
 
 
-def write_report(out: Path, records: Sequence[CaseRecord], summary: dict[str, Any]) -> Path:
-    """Write ``OUT/report.html`` atomically; ``summary`` may hold ``done``/``failed``/``skipped`` (counts, or
-    lists of cases with reasons), ``orphans``, ``stage_seconds``, ``seed`` — every key is optional."""
-    out = Path(out)
-    html = render_report(out, records, summary or {})
-    path = out / REPORT_FILE
-    atomic_write_text(path, html)
+def write_report(out: Path, stats: ReportStats, summary: BuildSummary) -> Path:
+    """Write ``OUT/report.html`` atomically."""
+    path = OutputLayout(out).report
+    atomic_write_text(path, render_report(Path(out), stats, summary))
     return path

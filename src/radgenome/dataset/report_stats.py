@@ -1,24 +1,23 @@
-"""The numbers behind ``report.html``: computed from the case records, their sidecars and the QA table."""
+"""The numbers behind ``report.html``, gathered case by case during the build's single finalising pass.
+
+:class:`StatsCollector` takes each case once (its record, path contents, sidecar and QA pairs, as the dataset
+writers have them in hand) and :meth:`StatsCollector.report_stats` turns the counts and the build's
+:class:`~radgenome.model.BuildSummary` into the page's :class:`ReportStats`.
+"""
 
 from __future__ import annotations
 
-import json
 import statistics
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from radgenome.anatomy import ANATOMICAL_REGIONS, TOP_LEVEL_REGIONS, load_hierarchy
-from radgenome.dataset.records import QA_KINDS
-from radgenome.dataset.tables import grounded_sentences, path_contents
-from radgenome.pipeline.record import CaseRecord, analysis_from_record
+from radgenome.anatomy import ANATOMICAL_REGIONS, TOP_LEVEL_REGIONS, Hierarchy, load_hierarchy
+from radgenome.dataset.records import QA_KINDS, QAPair
+from radgenome.dataset.tables import PathContent, grounded_sentences
+from radgenome.model import MASK_STATUSES, STAGES, BuildSummary, CaseRecord
 from radgenome.regions import resolve
-from radgenome.segment.io import sidecar_path
-
-MASK_STATUSES: tuple[str, ...] = ("ok", "empty", "outside_fov", "no_structure", "not_segmented")
-STAGES: tuple[str, ...] = ("load", "segment", "text", "link", "write")
 
 
 @dataclass
@@ -41,12 +40,13 @@ class ReportStats:
     n_records: int = 0
     """Cases in the dataset (the records given)."""
     n_done: int = 0
-    """Cases built by this run (``summary["done"]``; all records when the summary does not say)."""
+    """Cases built by this run."""
     n_failed: int = 0
     n_skipped: int = 0
-    """``summary["skipped"]``: cases left as they were (unchanged since an earlier build), or skipped inputs."""
+    """Cases left as they were (unchanged since an earlier build)."""
     failed: list[CaseIssue] = field(default_factory=list)
     skipped: list[CaseIssue] = field(default_factory=list)
+    """Cases left out with a reason (a build counts its unchanged cases in ``n_skipped`` only)."""
     orphans: list[CaseIssue] = field(default_factory=list)
     splits: dict[str, int] = field(default_factory=dict)
     n_sentences: int = 0
@@ -73,174 +73,139 @@ class ReportStats:
         return self.abnormal_per_region.get(region, 0) / n if n else None
 
 
-# ------------------------------------------------------------------------------------------------ summary
-def _reason(item: Mapping[str, Any]) -> str:
-    reason = next((str(item[k]) for k in ("reason", "error", "detail", "message") if item.get(k)), "")
-    label = next((str(item[k]) for k in ("stage", "kind") if item.get(k)), "")
-    text = f"{label}: {reason}" if label and reason else label or reason
-    return f"{text} [{item['source']}]" if item.get("source") else text
+# ------------------------------------------------------------------------------------------------ collector
+class StatsCollector:
+    """Counts over the cases of a build, one :meth:`add` per case (in the dataset's order)."""
 
+    def __init__(self, first_flags: int = 50, hierarchy: Hierarchy | None = None) -> None:
+        self.h = hierarchy or load_hierarchy()
+        self.first_flags = first_flags
+        self.n_records = 0
+        self.n_sentences = 0
+        self.splits: Counter[str] = Counter()
+        self.per_region: Counter[str] = Counter()
+        self.volumes: Counter[str] = Counter()
+        self.abnormal: Counter[str] = Counter()
+        self.members = {r: resolve(r)[1] for r in ANATOMICAL_REGIONS}
+        self.mask_ml: dict[str, list[float]] = {r: [] for r in ANATOMICAL_REGIONS}
+        self.unreadable_sidecars: list[str] = []
+        self.mask_status: Counter[str] = Counter()
+        self.flag_counts: Counter[str] = Counter()
+        self.flags: list[FlagRow] = []
+        self.stage_times: dict[str, list[float]] = {}
+        self.provenance: dict[str, Counter[str]] = {}
+        self.qa: dict[str, dict[str, int]] = {k: {} for k in QA_KINDS}
 
-def _issues(value: Any) -> list[CaseIssue]:
-    """Cases with reasons from a summary entry: a list of dicts/pairs/strings or a {case: reason} mapping."""
-    if value is None or isinstance(value, int | float):
-        return []
-    if isinstance(value, Mapping):
-        return [CaseIssue(str(k), str(v)) for k, v in value.items()]
-    out = []
-    for item in value:
-        if isinstance(item, Mapping):
-            case = next((str(item[k]) for k in ("case", "stem", "volume", "path", "name") if item.get(k)), "-")
-            out.append(CaseIssue(case, _reason(item)))
-        elif isinstance(item, list | tuple) and item:
-            out.append(CaseIssue(str(item[0]), " ".join(str(x) for x in item[1:])))
-        else:
-            out.append(CaseIssue(str(item), ""))
-    return out
+    def add(
+        self,
+        rec: CaseRecord,
+        contents: Mapping[str, PathContent],
+        sidecar: Mapping[str, Any] | None,
+        qa: Iterable[QAPair] = (),
+    ) -> None:
+        """One case: its record, :func:`~radgenome.dataset.tables.path_contents`, label-map sidecar (None: none or
+        unreadable) and QA pairs."""
+        self.n_records += 1
+        self.splits[rec.split] += 1
+        self._regions(rec, contents)
+        self._mask_volumes(rec, sidecar)
+        self.mask_status.update(m.status for m in rec.node_masks.values())
+        self._flags(rec)
+        for stage, seconds in rec.timings.items():
+            self.stage_times.setdefault(stage, []).append(float(seconds))
+        self._provenance(rec)
+        for q in qa:
+            by_variant = self.qa.setdefault(q.kind, {})
+            by_variant[q.variant] = by_variant.get(q.variant, 0) + 1
 
-
-def _count(summary: Mapping[str, Any], key: str, issues: list[CaseIssue], default: int) -> int:
-    counts = summary.get("counts")
-    value = counts.get(key) if isinstance(counts, Mapping) and key in counts else summary.get(key)
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return int(value)
-    return len(issues) if value is not None else default
-
-
-def _stage_seconds(summary: Mapping[str, Any]) -> dict[str, float]:
-    for key in ("stage_seconds", "seconds_per_stage", "stages", "timings", "per_stage_seconds"):
-        value = summary.get(key)
-        if isinstance(value, Mapping):
-            return {str(k): float(v) for k, v in value.items() if isinstance(v, int | float)}
-    return {}
-
-
-# ------------------------------------------------------------------------------------------------- stats
-def _region_stats(stats: ReportStats, records: Sequence[CaseRecord]) -> None:
-    h = load_hierarchy()
-    per_region: Counter[str] = Counter()
-    volumes: Counter[str] = Counter()
-    abnormal: Counter[str] = Counter()
-    for rec in records:
-        analysis = analysis_from_record(rec)
-        sentences = grounded_sentences(analysis)
-        stats.n_sentences += len(sentences)
+    def _regions(self, rec: CaseRecord, contents: Mapping[str, PathContent]) -> None:
+        sentences = grounded_sentences(rec.analysis)
+        self.n_sentences += len(sentences)
         for s in sentences:
-            per_region.update({p for p in h.expand_paths(s.nodes) if "/" not in p})
-        for path, content in path_contents(analysis, h).items():
+            self.per_region.update({p for p in self.h.expand_paths(s.nodes) if "/" not in p})
+        for path, content in contents.items():
             if "/" in path or not content.sentences:
                 continue
-            volumes[path] += 1
+            self.volumes[path] += 1
             if content.stated:
-                abnormal[path] += 1
-    order = [r for r in TOP_LEVEL_REGIONS if r in per_region or r in volumes]
-    stats.sentences_per_region = {r: per_region[r] for r in order}
-    stats.volumes_per_region = {r: volumes[r] for r in order}
-    stats.abnormal_per_region = {r: abnormal[r] for r in order}
+                self.abnormal[path] += 1
 
-
-def _mask_volumes(stats: ReportStats, out: Path, records: Sequence[CaseRecord]) -> None:
-    members = {r: resolve(r)[1] for r in ANATOMICAL_REGIONS}
-    ml: dict[str, list[float]] = {r: [] for r in ANATOMICAL_REGIONS}
-    for rec in records:
+    def _mask_volumes(self, rec: CaseRecord, sidecar: Mapping[str, Any] | None) -> None:
         if rec.masks.labelmap is None:
-            continue
-        side = out / rec.masks.sidecar if rec.masks.sidecar else sidecar_path(out / rec.masks.labelmap)
-        try:
-            sidecar = json.loads(side.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            stats.extra.setdefault("unreadable_sidecars", []).append(rec.stem)
-            continue
+            return
+        if sidecar is None:
+            self.unreadable_sidecars.append(rec.stem)
+            return
         per_structure = {str(k): float(v.get("volume_ml", 0.0)) for k, v in sidecar.get("stats", {}).items()}
-        for region, names in members.items():
+        for region, names in self.members.items():
             total = sum(v for k, v in per_structure.items() if k in names)
             if total > 0:
-                ml[region].append(round(total, 3))
-    stats.mask_ml = {r: v for r, v in ml.items() if v}
+                self.mask_ml[region].append(round(total, 3))
 
-
-def _flags(stats: ReportStats, records: Sequence[CaseRecord], first_n: int) -> None:
-    counts: Counter[str] = Counter()
-    for rec in records:
-        texts = {int(s["index"]): str(s["text"]) for s in rec.sentences}
+    def _flags(self, rec: CaseRecord) -> None:
+        texts = {s.index: s.text for s in rec.sentences}
         for flag in rec.flags:
-            counts[flag.kind] += 1
-            if len(stats.flags) < first_n:
+            self.flag_counts[flag.kind] += 1
+            if len(self.flags) < self.first_flags:
                 text = texts.get(flag.sentence_index, "") if flag.sentence_index is not None else ""
-                stats.flags.append(FlagRow(rec.stem, flag.kind, flag.detail, flag.sentence_index, text))
-    stats.flag_counts = dict(counts.most_common())
+                self.flags.append(FlagRow(rec.stem, flag.kind, flag.detail, flag.sentence_index, text))
 
-
-def _timings(stats: ReportStats, records: Sequence[CaseRecord]) -> None:
-    per_stage: dict[str, list[float]] = {}
-    for rec in records:
-        for stage, seconds in rec.timings.items():
-            per_stage.setdefault(stage, []).append(float(seconds))
-    order = [s for s in STAGES if s in per_stage] + sorted(s for s in per_stage if s not in STAGES)
-    stats.stage_seconds = {
-        s: {
-            "total": sum(per_stage[s]),
-            "mean": statistics.fmean(per_stage[s]),
-            "median": statistics.median(per_stage[s]),
-            "max": max(per_stage[s]),
-        }
-        for s in order
-    }
-
-
-def _provenance(stats: ReportStats, records: Sequence[CaseRecord]) -> None:
-    fields: dict[str, Counter[str]] = {}
-    for rec in records:
+    def _provenance(self, rec: CaseRecord) -> None:
         values = {
-            "text backend": f"{rec.provenance.get('text_backend', '?')} {rec.provenance.get('text_version', '')}",
+            "text backend": f"{rec.analysis.backend} {rec.analysis.version}",
             "segmentation": f"{rec.masks.backend} {rec.masks.version}" if rec.masks.backend else "none (text only)",
-            "radgenome": str(rec.provenance.get("radgenome_version", "?")),
+            "radgenome": rec.provenance.radgenome_version or "?",
         }
         for key, value in values.items():
-            fields.setdefault(key, Counter())[value.strip()] += 1
-    stats.provenance = {k: dict(v.most_common()) for k, v in fields.items()}
+            self.provenance.setdefault(key, Counter())[value.strip()] += 1
+
+    # -------------------------------------------------------------------------------------------- results
+    def report_stats(self, summary: BuildSummary) -> ReportStats:
+        """The page's numbers: these counts plus the build's outcome."""
+        stats = ReportStats(
+            n_records=self.n_records,
+            n_done=summary.done,
+            n_failed=summary.failed,
+            n_skipped=summary.skipped,
+            failed=[CaseIssue(f.volume or "-", _issue_reason(f.stage, f.reason, "")) for f in summary.failures],
+            orphans=[CaseIssue(i.volume or "-", _issue_reason(i.kind, i.reason, i.source)) for i in summary.issues],
+            splits=dict(self.splits),
+            n_sentences=self.n_sentences,
+            run_stage_seconds={str(k): float(v) for k, v in summary.seconds_per_stage.items()},
+        )
+        order = [r for r in TOP_LEVEL_REGIONS if r in self.per_region or r in self.volumes]
+        stats.sentences_per_region = {r: self.per_region[r] for r in order}
+        stats.volumes_per_region = {r: self.volumes[r] for r in order}
+        stats.abnormal_per_region = {r: self.abnormal[r] for r in order}
+        stats.mask_ml = {r: v for r, v in self.mask_ml.items() if v}
+        if self.unreadable_sidecars:
+            stats.extra["unreadable_sidecars"] = list(self.unreadable_sidecars)
+        stats.mask_status = {s: n for s in MASK_STATUSES if (n := self.mask_status[s])}
+        stats.flag_counts = dict(self.flag_counts.most_common())
+        stats.flags = list(self.flags)
+        per_stage = self.stage_times
+        stage_order = [s for s in STAGES if s in per_stage] + sorted(s for s in per_stage if s not in STAGES)
+        stats.stage_seconds = {
+            s: {
+                "total": sum(per_stage[s]),
+                "mean": statistics.fmean(per_stage[s]),
+                "median": statistics.median(per_stage[s]),
+                "max": max(per_stage[s]),
+            }
+            for s in stage_order
+        }
+        stats.provenance = {k: dict(v.most_common()) for k, v in self.provenance.items()}
+        stats.qa_per_kind = {k: dict(v) for k, v in self.qa.items()}
+        return stats
+
+    def summary_mask_status(self) -> dict[str, int]:
+        """Mask status -> grounded nodes, sorted by status (``summary.json``)."""
+        return dict(sorted(self.mask_status.items()))
+
+    def summary_flags(self) -> dict[str, int]:
+        return dict(sorted(self.flag_counts.items()))
 
 
-def _qa_counts(out: Path, records: Sequence[CaseRecord], seed: int) -> dict[str, dict[str, int]]:
-    from radgenome.dataset.writers import QA_FILE, dataset_rows
-
-    path = out / QA_FILE
-    pairs: list[tuple[str, str]]
-    if path.exists():
-        import pyarrow.parquet as pq
-
-        table = pq.read_table(path, columns=["kind", "variant"])
-        pairs = list(zip(table.column("kind").to_pylist(), table.column("variant").to_pylist(), strict=True))
-    else:
-        _, qa = dataset_rows(out, records, seed=seed)
-        pairs = [(q.kind, q.variant) for q in qa]
-    counts: dict[str, dict[str, int]] = {k: {} for k in QA_KINDS}
-    for kind, variant in pairs:
-        counts.setdefault(kind, {})
-        counts[kind][variant] = counts[kind].get(variant, 0) + 1
-    return counts
-
-
-def compute_stats(
-    out: Path, records: Sequence[CaseRecord], summary: Mapping[str, Any], *, first_flags: int = 50
-) -> ReportStats:
-    stats = ReportStats()
-    stats.failed = _issues(summary.get("failed")) or _issues(summary.get("failures"))
-    stats.skipped = _issues(summary.get("skipped"))
-    stats.orphans = _issues(summary.get("orphans")) or _issues(summary.get("issues"))
-    stats.n_records = len(records)
-    stats.n_done = _count(summary, "done", [], len(records))
-    stats.n_failed = _count(summary, "failed", stats.failed, len(stats.failed))
-    stats.n_skipped = _count(summary, "skipped", stats.skipped, len(stats.skipped))
-    stats.run_stage_seconds = _stage_seconds(summary)
-    stats.splits = dict(Counter(rec.split for rec in records))
-    _region_stats(stats, records)
-    _mask_volumes(stats, out, records)
-    stats.mask_status = {
-        s: n for s in MASK_STATUSES if (n := sum(1 for r in records for m in r.node_masks.values() if m.status == s))
-    }
-    _flags(stats, records, first_flags)
-    _timings(stats, records)
-    _provenance(stats, records)
-    stats.qa_per_kind = _qa_counts(out, records, int(summary.get("seed", 0) or 0))
-    return stats
+def _issue_reason(kind: str, reason: str, source: str) -> str:
+    text = f"{kind}: {reason}" if kind and reason else kind or reason
+    return f"{text} [{source}]" if source else text

@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 
 from radgenome.anatomy import Hierarchy, load_hierarchy
 from radgenome.atomic import atomic_path
-from radgenome.text.model import ReportAnalysis, Sentence
+from radgenome.model import ReportAnalysis, Sentence
 
 _FINDING = pa.struct(
     [

@@ -13,8 +13,8 @@ from pathlib import Path
 
 from radgenome.anatomy import Hierarchy, load_hierarchy, path_sort_key
 from radgenome.atomic import atomic_path
+from radgenome.model import Finding, OutputLayout, Polarity, ReportAnalysis, Section, Sentence
 from radgenome.text.labels import LABELS
-from radgenome.text.model import Finding, Polarity, ReportAnalysis, Section, Sentence
 
 NO_FINDINGS = "no findings"
 
@@ -87,10 +87,13 @@ def _phrases(findings: list[Finding]) -> str:
     return ", ".join(dict.fromkeys(f.phrase for f in findings))
 
 
-def volume_rows(analysis: ReportAnalysis, hierarchy: Hierarchy | None = None) -> dict[str, list[tuple[object, ...]]]:
-    """Every table's rows for one volume."""
+def volume_rows(
+    analysis: ReportAnalysis, hierarchy: Hierarchy | None = None, contents: dict[str, PathContent] | None = None
+) -> dict[str, list[tuple[object, ...]]]:
+    """Every table's rows for one volume (``contents``: its :func:`path_contents` when the caller has them)."""
     vol = analysis.volume
-    contents = path_contents(analysis, hierarchy)
+    if contents is None:
+        contents = path_contents(analysis, hierarchy)
     region, abnormality, location, presence, size = [], [], [], [], []
     whole = analysis.report.findings.strip() or analysis.report.impressions.strip()
     if whole:
@@ -134,21 +137,41 @@ def write_csv_atomic(path: Path, header: Sequence[str], rows: Iterable[Sequence[
         writer.writerows(rows)
 
 
+class RadGenomeTables:
+    """The rows of every table, per split, added volume by volume (rows keep the order volumes are added in)."""
+
+    def __init__(self, default_split: str = "train") -> None:
+        self.default_split = default_split
+        self.by_split: dict[str, dict[str, list[tuple[object, ...]]]] = {}
+
+    def add(
+        self,
+        analysis: ReportAnalysis,
+        hierarchy: Hierarchy | None = None,
+        contents: dict[str, PathContent] | None = None,
+    ) -> None:
+        split = split_of(analysis.volume, self.default_split)
+        tables = self.by_split.setdefault(split, {name: [] for name in TABLE_COLUMNS})
+        for name, rows in volume_rows(analysis, hierarchy, contents).items():
+            tables[name].extend(rows)
+
+    def write(self, out_dir: Path) -> dict[str, Path]:
+        """Write ``{split}_{table}.csv`` for every split present; returns the written paths by file name."""
+        written: dict[str, Path] = {}
+        for split, tables in sorted(self.by_split.items()):
+            for name, rows in tables.items():
+                path = Path(out_dir) / OutputLayout.table_name(split, name)
+                write_csv_atomic(path, TABLE_COLUMNS[name], rows)
+                written[path.name] = path
+        return written
+
+
 def write_radgenome_tables(
     analyses: Iterable[ReportAnalysis], out_dir: Path, default_split: str = "train"
 ) -> dict[str, Path]:
     """Write ``{split}_{table}.csv`` for every split present; returns the written paths by file name."""
     h = load_hierarchy()
-    by_split: dict[str, dict[str, list[tuple[object, ...]]]] = {}
+    tables = RadGenomeTables(default_split)
     for analysis in analyses:
-        split = split_of(analysis.volume, default_split)
-        tables = by_split.setdefault(split, {name: [] for name in TABLE_COLUMNS})
-        for name, rows in volume_rows(analysis, h).items():
-            tables[name].extend(rows)
-    written: dict[str, Path] = {}
-    for split, tables in sorted(by_split.items()):
-        for name, rows in tables.items():
-            path = out_dir / f"{split}_{name}.csv"
-            write_csv_atomic(path, TABLE_COLUMNS[name], rows)
-            written[path.name] = path
-    return written
+        tables.add(analysis, h)
+    return tables.write(out_dir)

@@ -19,11 +19,10 @@ from typing import Any, Literal
 
 import numpy as np
 
-from radgenome.dataset.mask_refs import resolve_path
-from radgenome.dataset.writers import QA_FILE, SENTENCES_FILE
+from radgenome.model import OutputLayout
 
 Table = Literal["sentences", "qa"]
-TABLE_FILES: dict[str, str] = {"sentences": SENTENCES_FILE, "qa": QA_FILE}
+TABLE_FILES: dict[str, str] = {"sentences": OutputLayout.GROUNDED_SENTENCES, "qa": OutputLayout.QA_PAIRS}
 
 
 class MaskUnavailableError(LookupError):
@@ -95,15 +94,15 @@ class RadGenomeDataset:
         (SAT space) keeps its grid and the CT is resampled onto it (linear).
         """
         from radgenome.corpus.volume import read_ct, to_canonical
-        from radgenome.segment.io import read_segmentation
-        from radgenome.segment.satspace import resample_ct
+        from radgenome.segmentation.io import read_segmentation
+        from radgenome.segmentation.satspace import resample_ct
 
         if row.get("volume_path") is None:
             raise FileNotFoundError(f"{row['volume']}: the case record has no CT volume path")
         key = (str(row["volume_path"]), row.get("labelmap"))
         if self._cache is not None and self._cache[0] == key:
             return self._cache[1]
-        ct_path = resolve_path(self.out_dir, str(row["volume_path"]))
+        ct_path = OutputLayout(self.out_dir).resolve(str(row["volume_path"]))
         if not ct_path.exists():
             raise FileNotFoundError(f"{row['volume']}: CT volume {ct_path} is missing")
         ct = read_ct(ct_path)

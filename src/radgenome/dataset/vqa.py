@@ -29,9 +29,8 @@ from typing import Any
 from radgenome.anatomy import Hierarchy, load_hierarchy
 from radgenome.dataset.mask_refs import MaskResolver
 from radgenome.dataset.records import QA_KINDS, MaskReference, Provenance, QAPair
-from radgenome.dataset.tables import grounded_sentences, path_contents
-from radgenome.pipeline.record import CaseRecord
-from radgenome.text.model import Measurement, Polarity, ReportAnalysis, Section, Sentence
+from radgenome.dataset.tables import PathContent, grounded_sentences, path_contents
+from radgenome.model import CaseRecord, Measurement, Polarity, ReportAnalysis, Section, Sentence
 
 
 @dataclass(frozen=True)
@@ -126,14 +125,14 @@ def provenance_of(rec: CaseRecord, seed: int | None) -> Provenance:
     from radgenome import __version__
 
     p = rec.provenance
-    seg_backend = rec.masks.backend or p.get("seg_backend")
-    seg_version = rec.masks.version or p.get("seg_version")
+    seg_backend = rec.masks.backend or p.seg_backend
+    seg_version = rec.masks.version or p.seg_version
     return Provenance(
-        text_backend=str(p.get("text_backend", "")),
-        text_version=str(p.get("text_version", "")),
+        text_backend=rec.analysis.backend,
+        text_version=rec.analysis.version,
         seg_backend=str(seg_backend) if seg_backend is not None else None,
         seg_version=str(seg_version) if seg_version is not None else None,
-        radgenome_version=str(p.get("radgenome_version", __version__)),
+        radgenome_version=p.radgenome_version or __version__,
         seed=seed,
     )
 
@@ -206,10 +205,10 @@ def _finding_nodes(sent: Sentence) -> Iterator[tuple[str, Any]]:
             yield node, finding
 
 
-def _abnormality(ctx: _Ctx, analysis: ReportAnalysis) -> None:
+def _abnormality(ctx: _Ctx, contents: dict[str, PathContent]) -> None:
     no_findings = ctx.templates.answers["no_findings"]
     seen_nodes: set[str] = set()
-    for path, content in path_contents(analysis, ctx.h).items():
+    for path, content in contents.items():
         node = ctx.h.node_of_path(path)
         if not content.sentences or node in seen_nodes:
             continue
@@ -317,26 +316,31 @@ def _disorders(ctx: _Ctx, analysis: ReportAnalysis) -> None:
 
 def case_qa_pairs(
     rec: CaseRecord,
-    analysis: ReportAnalysis,
     masks: MaskResolver,
     *,
     split: str,
     seed: int = 0,
     hierarchy: Hierarchy | None = None,
+    contents: dict[str, PathContent] | None = None,
 ) -> list[QAPair]:
-    """Every QA pair of one case, in a fixed order (kinds as listed in the module doc, report order within)."""
+    """Every QA pair of one case, in a fixed order (kinds as listed in the module doc, report order within).
+
+    ``contents``: the case's :func:`~radgenome.dataset.tables.path_contents` when the caller has them.
+    """
+    h = hierarchy or load_hierarchy()
+    analysis = rec.analysis
     ctx = _Ctx(
         rec=rec,
         split=split,
         seed=seed,
         masks=masks,
-        h=hierarchy or load_hierarchy(),
+        h=h,
         prov=provenance_of(rec, seed),
         templates=load_templates(),
         out=[],
     )
     sentences = grounded_sentences(analysis)
-    _abnormality(ctx, analysis)
+    _abnormality(ctx, contents if contents is not None else path_contents(analysis, h))
     _location(ctx, sentences)
     _presence(ctx, sentences)
     _size(ctx, sentences)

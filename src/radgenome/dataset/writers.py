@@ -1,8 +1,11 @@
-"""Build outputs from case records (ARCHITECTURE §1.4): RadGenome CSVs, Parquet tables, RadGenome mask layout.
+"""Build outputs from case records (ARCHITECTURE §1.4): RadGenome CSVs, Parquet tables, RadGenome mask layout,
+and the statistics of ``report.html`` — all in one pass over the records.
 
 :func:`finalize_build` is called by the pipeline at the end of every build (also after a resume, over every
-finished record, in manifest order). Outputs depend only on the records, their order, the label-map sidecars
-and the seed, and every file is written to a temporary name and renamed into place.
+finished record, in corpus order). Each record is taken once: its sidecar is read once, its path contents are
+computed once, and the CSV rows, Parquet rows and statistics all come from that. Outputs depend only on the
+records, their order, the label-map sidecars and the seed, and every file is written to a temporary name and
+renamed into place.
 """
 
 from __future__ import annotations
@@ -12,7 +15,8 @@ import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,26 +26,23 @@ import pyarrow.parquet as pq
 
 from radgenome.anatomy import Hierarchy, load_hierarchy
 from radgenome.atomic import FILE_MODE
-from radgenome.dataset.mask_refs import MaskResolver, resolve_path
-from radgenome.dataset.records import FindingRow, GroundedSentence, QAPair
+from radgenome.dataset.mask_refs import MaskResolver, read_case_sidecar
+from radgenome.dataset.records import FindingRow, GroundedSentence
+from radgenome.dataset.report_stats import StatsCollector
 from radgenome.dataset.schemas import QA_SCHEMA, SENTENCE_SCHEMA
-from radgenome.dataset.tables import grounded_sentences, split_of, write_radgenome_tables
+from radgenome.dataset.tables import RadGenomeTables, grounded_sentences, path_contents, split_of
 from radgenome.dataset.vqa import case_qa_pairs, provenance_of
-from radgenome.pipeline.record import CaseRecord, analysis_from_record
-from radgenome.text.model import ReportAnalysis
+from radgenome.model import CaseRecord, OutputLayout
 
 log = logging.getLogger(__name__)
 
-SENTENCES_FILE = "dataset/grounded_sentences.parquet"
-QA_FILE = "dataset/qa_pairs.parquet"
 LAYOUT_MARKER = ".radgenome_layout.json"
 
 
 # ------------------------------------------------------------------------------------------ grounded sentences
-def case_sentences(
-    rec: CaseRecord, analysis: ReportAnalysis, masks: MaskResolver, *, split: str, hierarchy: Hierarchy
-) -> list[GroundedSentence]:
+def case_sentences(rec: CaseRecord, masks: MaskResolver, *, split: str, hierarchy: Hierarchy) -> list[GroundedSentence]:
     """One row per sentence grounded to at least one node, in report order."""
+    analysis = rec.analysis
     prov = provenance_of(rec, None)
     in_report = {s.index for s in grounded_sentences(analysis)}
     case_flags: dict[int, list[str]] = {}
@@ -132,33 +133,6 @@ class ParquetStream:
         self.tmp.unlink(missing_ok=True)
 
 
-def case_rows(
-    out: Path, rec: CaseRecord, analysis: ReportAnalysis, *, split: str, seed: int, hierarchy: Hierarchy
-) -> tuple[list[GroundedSentence], list[QAPair]]:
-    """The grounded-sentence and QA rows of one case."""
-    masks = MaskResolver(out, rec)
-    return (
-        case_sentences(rec, analysis, masks, split=split, hierarchy=hierarchy),
-        case_qa_pairs(rec, analysis, masks, split=split, seed=seed, hierarchy=hierarchy),
-    )
-
-
-def dataset_rows(
-    out: Path, records: Sequence[CaseRecord], *, default_split: str = "train", seed: int = 0
-) -> tuple[list[GroundedSentence], list[QAPair]]:
-    """The grounded-sentence and QA rows of ``records`` (in record order), in memory."""
-    h = load_hierarchy()
-    sentences: list[GroundedSentence] = []
-    qa: list[QAPair] = []
-    for rec in records:
-        s, q = case_rows(
-            out, rec, analysis_from_record(rec), split=split_of(rec.volume, default_split), seed=seed, hierarchy=h
-        )
-        sentences.extend(s)
-        qa.extend(q)
-    return sentences, qa
-
-
 # ---------------------------------------------------------------------------------------- RadGenome layout
 def _file_signature(path: Path) -> str:
     """Size and modification time of the label map: a rewritten label map (atomic replace) gets a new one,
@@ -168,19 +142,19 @@ def _file_signature(path: Path) -> str:
 
 
 def _sat_labels(
-    out: Path, rec: CaseRecord, labelmap: np.ndarray, affine: np.ndarray, sidecar: dict[str, Any]
+    layout: OutputLayout, rec: CaseRecord, labelmap: np.ndarray, affine: np.ndarray, sidecar: dict[str, Any]
 ) -> tuple[np.ndarray, np.ndarray]:
     """The label map on RadGenome's SAT grid (RAS, 1x1x3 mm, body crop of the CT)."""
     from radgenome.corpus.volume import VolumeReadError, read_ct
-    from radgenome.segment.base import CTVolume
-    from radgenome.segment.satspace import resample_labels, sat_grid
+    from radgenome.model import CTVolume
+    from radgenome.segmentation.satspace import resample_labels, sat_grid
 
     if sidecar.get("space") == "sat":
         return labelmap, affine
     volume: CTVolume | None = None
     if rec.volume_path:
         try:
-            volume = read_ct(resolve_path(out, rec.volume_path))
+            volume = read_ct(layout.resolve(rec.volume_path))
         except (VolumeReadError, OSError) as exc:
             log.warning("%s: CT unreadable for the SAT crop (%s); cropping to the label map", rec.stem, exc)
     if volume is None:  # crop to the labelled body instead of the CT's body
@@ -190,15 +164,19 @@ def _sat_labels(
     return resample_labels(labelmap, affine, grid.shape, grid.affine), grid.affine
 
 
-def write_layout(out: Path, rec: CaseRecord) -> Path | None:
-    """``OUT/seg_<stem>/<name>.nii.gz`` in SAT space; skipped when already written from the same label map."""
-    from radgenome.segment.io import read_segmentation
-    from radgenome.segment.satspace import write_radgenome_layout
+def write_layout(out: Path, rec: CaseRecord, sidecar: dict[str, Any] | None = None) -> Path | None:
+    """``OUT/seg_<stem>/<name>.nii.gz`` in SAT space; skipped when already written from the same label map.
+
+    ``sidecar``: the label map's sidecar when the caller has read it (else it is read here).
+    """
+    from radgenome.segmentation.io import read_labelmap
+    from radgenome.segmentation.radgenome_layout import write_radgenome_layout
 
     if rec.masks.labelmap is None:
         return None
-    nii = out / rec.masks.labelmap
-    target = out / f"seg_{rec.stem}"
+    layout = OutputLayout(out)
+    nii = layout.root / rec.masks.labelmap
+    target = layout.seg_dir(rec.stem)
     signature = _file_signature(nii)
     marker = target / LAYOUT_MARKER
     if marker.exists():
@@ -207,9 +185,12 @@ def write_layout(out: Path, rec: CaseRecord) -> Path | None:
                 return target
         except ValueError:
             pass
-    labelmap, affine, labels, sidecar = read_segmentation(nii)
-    sat, sat_affine = _sat_labels(out, rec, labelmap, affine, sidecar)
-    tmp = Path(tempfile.mkdtemp(prefix=f".seg_{rec.stem}.", dir=out))
+    if sidecar is None:
+        sidecar = read_case_sidecar(layout, rec) or {}
+    labelmap, affine = read_labelmap(nii)
+    labels = {int(k): str(v) for k, v in sidecar.get("labels", {}).items()}
+    sat, sat_affine = _sat_labels(layout, rec, labelmap, affine, sidecar)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=layout.root))
     try:
         write_radgenome_layout(sat, sat_affine, labels, tmp)
         info = {"labelmap": rec.masks.labelmap, "labelmap_signature": signature, "space": "sat"}
@@ -224,50 +205,60 @@ def write_layout(out: Path, rec: CaseRecord) -> Path | None:
 
 
 # -------------------------------------------------------------------------------------------------- entry
+@dataclass
+class Finalized:
+    """What :func:`finalize_build` wrote, and the statistics it gathered on the way."""
+
+    outputs: dict[str, Path]
+    """Written paths keyed by their path relative to OUT."""
+    stats: StatsCollector
+
+
 def finalize_build(
     out: Path,
-    records: Sequence[CaseRecord],
+    records: Iterable[CaseRecord],
     *,
     default_split: str = "train",
     seed: int = 0,
     radgenome_layout: bool = False,
-) -> dict[str, Path]:
-    """Write every dataset output of a build from its finished case records (in the caller's order).
+) -> Finalized:
+    """Write every dataset output of a build from its finished case records (in the caller's order), in one pass.
 
-    Returns the written paths keyed by their path relative to ``out``: ``radgenome_files/{split}_*.csv``,
+    Outputs (keys of :attr:`Finalized.outputs`): ``radgenome_files/{split}_*.csv``,
     ``dataset/grounded_sentences.parquet``, ``dataset/qa_pairs.parquet`` and, with ``radgenome_layout``,
-    ``seg_<stem>`` folders.
+    ``seg_<stem>`` folders. ``records`` may be a generator: each record is used once and then let go.
     """
-    out = Path(out)
+    layout = OutputLayout(out)
     h = load_hierarchy()
     written: dict[str, Path] = {}
-    sentences = ParquetStream(out / SENTENCES_FILE, SENTENCE_SCHEMA)
-    qa = ParquetStream(out / QA_FILE, QA_SCHEMA)
-
-    def analyses() -> Iterator[ReportAnalysis]:
-        """One text analysis per record, shared by the CSV writer and the Parquet rows (a single pass)."""
-        for rec in records:
-            analysis = analysis_from_record(rec)
-            s, q = case_rows(out, rec, analysis, split=split_of(rec.volume, default_split), seed=seed, hierarchy=h)
-            sentences.add(row.row() for row in s)
-            qa.add(row.row() for row in q)
-            yield analysis
-
+    tables = RadGenomeTables(default_split)
+    stats = StatsCollector(hierarchy=h)
+    sentences = ParquetStream(layout.grounded_sentences, SENTENCE_SCHEMA)
+    qa = ParquetStream(layout.qa_pairs, QA_SCHEMA)
     try:
-        tables = write_radgenome_tables(analyses(), out / "radgenome_files", default_split)
+        for rec in records:
+            sidecar = read_case_sidecar(layout, rec)
+            masks = MaskResolver(rec, sidecar)
+            contents = path_contents(rec.analysis, h)
+            split = split_of(rec.volume, default_split)
+            qa_rows = case_qa_pairs(rec, masks, split=split, seed=seed, hierarchy=h, contents=contents)
+            sentences.add(row.row() for row in case_sentences(rec, masks, split=split, hierarchy=h))
+            qa.add(row.row() for row in qa_rows)
+            tables.add(rec.analysis, h, contents)
+            stats.add(rec, contents, sidecar, qa_rows)
+            if radgenome_layout:
+                target = write_layout(layout.root, rec, sidecar)
+                if target is not None:
+                    written[target.name] = target
+        csvs = tables.write(layout.tables_dir)
         sentences.commit()
         qa.commit()
     except BaseException:
         sentences.abort()
         qa.abort()
         raise
-    for name, path in tables.items():
-        written[f"radgenome_files/{name}"] = path
-    written[SENTENCES_FILE] = out / SENTENCES_FILE
-    written[QA_FILE] = out / QA_FILE
-    if radgenome_layout:
-        for rec in records:
-            target = write_layout(out, rec)
-            if target is not None:
-                written[target.name] = target
-    return written
+    outputs = {f"{OutputLayout.TABLES}/{name}": path for name, path in csvs.items()}
+    outputs[OutputLayout.GROUNDED_SENTENCES] = layout.grounded_sentences
+    outputs[OutputLayout.QA_PAIRS] = layout.qa_pairs
+    outputs.update(written)
+    return Finalized(outputs, stats)

@@ -18,7 +18,6 @@ from __future__ import annotations
 import csv
 import json
 import math
-import sys
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from radgenome.anatomy import TOP_LEVEL_REGIONS, UnknownNodeError, load_hierarchy
+from radgenome.model import OutputLayout
 
 __all__ = [
     "QUEUE_COLUMNS",
@@ -35,7 +35,6 @@ __all__ = [
     "cohen_kappa",
     "compare",
     "read_sentences",
-    "run_agreement_eval",
     "write_queue",
 ]
 
@@ -78,7 +77,7 @@ def read_sentences(path: Path) -> dict[Key, SentenceRow]:
     """The sentences of a ``text`` output folder (or of a ``sentences.parquet`` file), keyed by position."""
     import pyarrow.parquet as pq
 
-    file = path / "sentences.parquet" if path.is_dir() else path
+    file = OutputLayout(path).sentences if path.is_dir() else path
     if not file.exists():
         raise FileNotFoundError(f"{file}: no sentences.parquet (is this a `radgenome text` output folder?)")
     table = pq.read_table(file)
@@ -305,63 +304,3 @@ def write_queue(rows: Sequence[dict[str, Any]], out: Path) -> None:
         writer = csv.DictWriter(fh, fieldnames=list(QUEUE_COLUMNS))
         writer.writeheader()
         writer.writerows(rows)
-
-
-def _fmt(x: float, pct: bool = False) -> str:
-    if math.isnan(x):
-        return "n/a"
-    x = round(x, 1 if pct else 3) + 0.0  # no "-0.000"
-    return f"{x:.1f}%" if pct else f"{x:.3f}"
-
-
-def _print_report(rep: AgreementReport, a: Path, b: Path, top_nodes: int = 25) -> None:
-    p = print
-    p(f"A: {a}\nB: {b}")
-    p(
-        f"sentences matched: {rep.matched}  only in A: {rep.only_a}  only in B: {rep.only_b}  "
-        f"text differs: {rep.text_differs}"
-    )
-    if not rep.matched:
-        return
-    p(
-        f"same finest nodes: {_fmt(100 * rep.exact_nodes / rep.matched, True)}   "
-        f"same findings: {_fmt(100 * rep.exact_findings / rep.matched, True)}"
-    )
-    p("\nper top-level region (sentence-level)")
-    p(f"  {'region':<22}{'A':>7}{'B':>7}{'both':>7}{'agree':>9}{'kappa':>8}")
-    for r, agg in rep.regions.items():
-        p(
-            f"  {r:<22}{agg.both + agg.only_a:>7}{agg.both + agg.only_b:>7}{agg.both:>7}"
-            f"{_fmt(agg.percent, True):>9}{_fmt(agg.kappa):>8}"
-        )
-    worst = sorted(rep.nodes.values(), key=lambda g: (-(g.only_a + g.only_b), g.label))[:top_nodes]
-    p(f"\nper node (with ancestors), {len(rep.nodes)} nodes; the {len(worst)} with most disagreements")
-    p(f"  {'node':<40}{'A':>7}{'B':>7}{'both':>7}{'agree':>9}{'kappa':>8}")
-    for g in worst:
-        p(
-            f"  {g.label[:39]:<40}{g.both + g.only_a:>7}{g.both + g.only_b:>7}{g.both:>7}"
-            f"{_fmt(g.percent, True):>9}{_fmt(g.kappa):>8}"
-        )
-    p(
-        f"\nfindings: phrases both {rep.phrases_both}, only A {rep.phrases_only_a}, only B {rep.phrases_only_b}, "
-        f"phrase F1 {_fmt(rep.phrase_f1)}, polarity agreement on shared phrases {_fmt(rep.polarity_agreement)}"
-    )
-    p("  polarity A\\B  " + "".join(f"{q:>11}" for q in POLARITIES))
-    for pa in POLARITIES:
-        p(f"  {pa:<13}" + "".join(f"{rep.polarity[(pa, pb)]:>11}" for pb in POLARITIES))
-    p(f"\ndisagreeing sentences: {len(rep.queue)}")
-
-
-def run_agreement_eval(a: Path, b: Path, out: Path | None = None) -> int:
-    """``radgenome eval agreement A B [-o QUEUE.csv]``: print agreement, write the review queue. Exit code."""
-    try:
-        rows_a, rows_b = read_sentences(Path(a)), read_sentences(Path(b))
-    except (FileNotFoundError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    rep = compare(rows_a, rows_b)
-    _print_report(rep, Path(a), Path(b))
-    if out is not None:
-        write_queue(rep.queue, Path(out))
-        print(f"review queue: {out} ({len(rep.queue)} rows)")
-    return 0

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from radgenome.model import OutputLayout
 from radgenome.text.sentences import split_sentences
 
 _SPACES = re.compile(r"\s+")
@@ -123,7 +124,8 @@ def score_grounding(
 
 def _pred_path(pred: Path) -> list[Path]:
     if pred.is_dir():
-        folder = pred / "radgenome_files" if (pred / "radgenome_files").is_dir() else pred
+        tables = OutputLayout(pred).tables_dir
+        folder = tables if tables.is_dir() else pred
         found = sorted(folder.glob("*_region_report.csv"))
         if not found:
             raise FileNotFoundError(f"no *_region_report.csv under {pred}")
@@ -147,39 +149,3 @@ def format_rows(score: GroundingScore, regions: Iterable[str]) -> list[tuple[str
         n = score.per_region[region]["tp"] + score.per_region[region]["fn"]
         rows.append((region, f"{p:.3f}", f"{r:.3f}", f"{f:.3f}", str(n)))
     return rows
-
-
-def run_grounding_eval(gold: Path, pred: Path, show: int = 0) -> int:
-    """CLI entry: print micro P/R/F1 (and per region); returns the exit code."""
-    from rich.console import Console
-    from rich.table import Table
-
-    from radgenome.anatomy import TOP_LEVEL_REGIONS
-
-    console = Console()
-    try:
-        score = score_grounding(read_region_rows(gold), load_predictions(pred))
-    except (OSError, csv.Error) as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        return 1
-    table = Table(title="Grounding (sentence triples over the gold's volume-region pairs)")
-    for col in ("region", "precision", "recall", "F1", "gold sentences"):
-        table.add_column(col)
-    for row in format_rows(score, TOP_LEVEL_REGIONS):
-        table.add_row(*row)
-    table.add_row("micro", f"{score.precision:.3f}", f"{score.recall:.3f}", f"{score.f1:.3f}",
-                  str(score.tp + score.fn), style="bold")
-    console.print(table)
-    p, r, f = score.placed_prf()
-    console.print(
-        f"{score.fp_unplaced} of {score.fp} false positives are sentences the gold places in no region of that "
-        f"volume (gold omissions); without them: P {p:.3f} R {r:.3f} F1 {f:.3f}"
-    )
-    if show:
-        console.print(f"[bold]first {show} false positives[/bold]")
-        for t in score.false_positives[:show]:
-            console.print(f"  FP {t[0]} [{t[1]}] {t[2]}")
-        console.print(f"[bold]first {show} false negatives[/bold]")
-        for t in score.false_negatives[:show]:
-            console.print(f"  FN {t[0]} [{t[1]}] {t[2]}")
-    return 0

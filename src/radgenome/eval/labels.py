@@ -14,14 +14,13 @@ tp/fp/fn over them.
 from __future__ import annotations
 
 import csv
-import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from radgenome.text.labels import LABELS, extract_labels
 
-__all__ = ["LabelScore", "LabelScores", "read_label_rows", "run_labels_eval", "score_labels"]
+__all__ = ["LabelScore", "LabelScores", "evaluate_labels", "read_label_rows", "score_labels"]
 
 Row = Mapping[str, object]
 
@@ -163,46 +162,34 @@ def _align(
     return golds, preds, unjoined, ""
 
 
-def _print_table(scores: LabelScores, title: str) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(title=title)
-    for col in ("label", "support", "tp", "fp", "fn", "P", "R", "F1"):
-        table.add_column(col, justify="left" if col == "label" else "right")
-    rows = [*scores.per_label]
-    for s in rows:
-        table.add_row(s.label, str(s.support), str(s.tp), str(s.fp), str(s.fn),
-                      f"{s.precision:.3f}", f"{s.recall:.3f}", f"{s.f1:.3f}")
-    m = scores.micro
-    table.add_section()
-    table.add_row("micro", str(m.support), str(m.tp), str(m.fp), str(m.fn),
-                  f"{m.precision:.3f}", f"{m.recall:.3f}", f"{m.f1:.3f}")
-    table.add_row("macro", "", "", "", "", f"{scores.macro_precision:.3f}", f"{scores.macro_recall:.3f}",
-                  f"{scores.macro_f1:.3f}")
-    Console().print(table)
+class LabelInputError(ValueError):
+    """A gold or predicted labels file that cannot be scored (missing columns, nothing to join)."""
 
 
-def run_labels_eval(gold: Path, pred: Path | None = None) -> int:
-    """Score and print; returns a process exit code (0 ok, 1 nothing to score, 2 bad input)."""
-    try:
-        gold_rows = read_label_rows(gold)
-        missing = _check_columns(gold_rows, gold, LABELS)
-        if missing:
-            print(f"error: {gold}: missing columns {missing}", file=sys.stderr)
-            return 2
-        golds, preds, unjoined, error = _align(gold_rows, pred)
-        if error:
-            print(f"error: {error}", file=sys.stderr)
-            return 2
-        scores = score_labels(golds, preds)
-    except (OSError, ValueError, csv.Error) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+@dataclass(frozen=True)
+class LabelsEvaluation:
+    scores: LabelScores
+    gold_rows: int
+    """Rows of the gold file."""
+    joined: int
+    """Gold rows scored (joined to a prediction on VolumeName, or all when labelling the gold's report_text)."""
+    unjoined: int
+    source: str
+    """What was scored: the predicted file, or ``extract_labels(report_text)``."""
+
+
+def evaluate_labels(gold: Path, pred: Path | None = None) -> LabelsEvaluation:
+    """Score ``pred`` (or the rules' labels of the gold's ``report_text``) against ``gold``.
+
+    Raises :class:`LabelInputError` for unusable files and ``OSError``/``csv.Error`` when one cannot be read.
+    """
+    gold_rows = read_label_rows(gold)
+    missing = _check_columns(gold_rows, gold, LABELS)
+    if missing:
+        raise LabelInputError(f"{gold}: missing columns {missing}")
+    golds, preds, unjoined, error = _align(gold_rows, pred)
+    if error:
+        raise LabelInputError(error)
+    scores = score_labels(golds, preds)
     source = f"{pred}" if pred is not None else "extract_labels(report_text)"
-    _print_table(scores, f"18 CT-RATE labels: {source} vs {gold.name} ({scores.n} reports)")
-    if pred is not None:
-        print(f"joined {len(golds)} of {len(gold_rows)} gold rows on VolumeName; "
-              f"{unjoined} could not be joined")
-    print(f"macro-F1 {scores.macro_f1:.4f}  micro-F1 {scores.micro_f1:.4f}  n={scores.n}")
-    return 0 if scores.n else 1
+    return LabelsEvaluation(scores, len(gold_rows), len(golds), unjoined, source)

@@ -16,6 +16,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from radgenome.model import OutputLayout
+
 _CLAUSE_CUT = re.compile(
     r";|\bbut\b|\bhowever\b|\bwhereas\b|\balthough\b|\bwhile\b|\bsince\b|\(|\)|, and\b|"
     r"\band (?=(?:a|an|the|there|no|[a-z]+ (?:is|are|was|were))\b)|, (?=(?:the|there|a|an)\b)"
@@ -83,24 +85,23 @@ def find_violations(rows: Iterable[dict[str, object]]) -> list[Violation]:
     return out
 
 
-def run_negation_audit(out_dir: Path, show: int = 20) -> int:
-    import pyarrow.parquet as pq
-    from rich.console import Console
+@dataclass(frozen=True)
+class NegationAudit:
+    path: Path
+    """The ``sentences.parquet`` read."""
+    sentences: int
+    stated: int
+    """Findings stated present or uncertain."""
+    violations: list[Violation]
 
-    console = Console()
-    path = out_dir / "sentences.parquet" if out_dir.is_dir() else out_dir
-    try:
-        table = pq.read_table(path, columns=["volume", "text", "findings"])
-    except (OSError, ValueError) as exc:
-        console.print(f"[red]error:[/red] cannot read {path}: {exc}")
-        return 1
-    rows = table.to_pylist()
-    violations = find_violations(rows)
-    n_stated = sum(1 for r in rows for f in (r["findings"] or []) if f["polarity"] != "absent")
-    console.print(
-        f"{len(rows)} sentences, {n_stated} stated findings: "
-        f"[{'green' if not violations else 'red'}]{len(violations)} stated negatives emitted as abnormalities[/]"
-    )
-    for v in violations[:show]:
-        console.print(f"  {v.volume}: [bold]{v.phrase}[/bold] ({v.polarity}) in: {v.sentence}")
-    return 0 if not violations else 3
+
+def audit_negations(out: Path) -> NegationAudit:
+    """Audit a ``radgenome text``/``build`` output folder (or its ``sentences.parquet``); raises ``OSError`` or
+    ``ValueError`` when the table cannot be read."""
+    import pyarrow.parquet as pq
+
+    out = Path(out)
+    path = OutputLayout(out).sentences if out.is_dir() else out
+    rows = pq.read_table(path, columns=["volume", "text", "findings"]).to_pylist()
+    stated = sum(1 for r in rows for f in (r["findings"] or []) if f["polarity"] != "absent")
+    return NegationAudit(path, len(rows), stated, find_violations(rows))

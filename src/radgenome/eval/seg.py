@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from radgenome.regions import region_mask
-from radgenome.segment.io import read_segmentation
-from radgenome.segment.satspace import resample_labels
+from radgenome.segmentation.io import read_segmentation
+from radgenome.segmentation.satspace import resample_labels
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ def parse_map(spec: list[str] | str | None) -> dict[str, list[int]]:
             if not part:
                 continue
             if "=" not in part:
-                raise ValueError(f"bad --map entry {part!r}: expected ID=NAME or ID+ID=NAME")
+                raise ValueError(f"bad reference map entry {part!r}: expected ID=NAME or ID+ID=NAME")
             ids_text, name = part.split("=", 1)
             ids = [int(x) for x in ids_text.replace("|", "+").split("+") if x.strip()]
             out.setdefault(name.strip(), []).extend(ids)
@@ -87,24 +87,3 @@ def evaluate_seg(
         name = p_labels.get(i) or r_labels.get(i) or f"label {i}"
         rows.append(DiceRow(name, dice(p_mask, r_mask), int(p_mask.sum()), int(r_mask.sum())))
     return rows
-
-
-def run_seg_eval(pred: Path, ref: Path, maps: list[str] | None = None) -> int:
-    from rich.console import Console
-    from rich.table import Table
-
-    console = Console()
-    try:
-        rows = evaluate_seg(pred, ref, parse_map(maps))
-    except (OSError, ValueError, KeyError) as exc:
-        Console(stderr=True).print(f"[red]error:[/red] {exc}")
-        return 1
-    table = Table(
-        "structure", "dice", "pred voxels", "ref voxels", title=f"Dice: {Path(pred).name} vs {Path(ref).name}"
-    )
-    for r in rows:
-        table.add_row(r.name, f"{r.dice:.4f}", str(r.pred_voxels), str(r.ref_voxels))
-    if rows:
-        table.add_row("[b]mean[/b]", f"{np.mean([r.dice for r in rows]):.4f}", "", "")
-    console.print(table)
-    return 0

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from radgenome.eval.grounding import normalise_volume
+from radgenome.model import OutputLayout
 from radgenome.text.measure import parse_measurements
 
 NO_FINDINGS = "no findings"
@@ -31,8 +32,8 @@ def _rows(path: Path) -> list[dict[str, str]]:
 
 
 def _find(folder: Path, suffix: str) -> Path | None:
-    if folder.is_dir() and (folder / "radgenome_files").is_dir():
-        folder = folder / "radgenome_files"
+    if folder.is_dir() and OutputLayout(folder).tables_dir.is_dir():
+        folder = OutputLayout(folder).tables_dir
     hits = sorted(folder.glob(f"*{suffix}"))
     return hits[0] if hits else None
 
@@ -141,49 +142,3 @@ def compare(gold_dir: Path, pred_dir: Path) -> VqaAgreement:
         res.sizes_theirs_only += sum((gs - common).values())
         res.sizes_ours_only += sum((qs - common).values())
     return res
-
-
-def run_vqa_agreement(gold_dir: Path, pred_dir: Path) -> int:
-    from rich.console import Console
-    from rich.table import Table
-
-    from radgenome.anatomy import TOP_LEVEL_REGIONS
-
-    console = Console()
-    try:
-        res = compare(gold_dir, pred_dir)
-    except (OSError, KeyError, csv.Error) as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        return 1
-    console.print(f"{res.volumes} volumes in both")
-    for title, agg in (
-        ("abnormal top-level regions per volume (ours vs theirs)", res.abnormal),
-        ("top-level regions with stated negatives per volume", res.negatives),
-    ):
-        table = Table(title=title)
-        for col in ("region", "both", "ours only", "theirs only", "P", "R", "F1"):
-            table.add_column(col)
-        for region in TOP_LEVEL_REGIONS:
-            c = agg.per_region.get(region)
-            if not c:
-                continue
-            p, r, f = agg.prf(c["tp"], c["fp"], c["fn"])
-            table.add_row(region, str(c["tp"]), str(c["fp"]), str(c["fn"]), f"{p:.3f}", f"{r:.3f}", f"{f:.3f}")
-        p, r, f = agg.prf(agg.tp, agg.fp, agg.fn)
-        table.add_row("micro", str(agg.tp), str(agg.fp), str(agg.fn), f"{p:.3f}", f"{r:.3f}", f"{f:.3f}", style="bold")
-        console.print(table)
-    for name, agg in (("abnormal", res.abnormal_paths), ("stated-negative", res.negatives_paths)):
-        p, r, f = agg.prf(agg.tp, agg.fp, agg.fn)
-        console.print(f"{name} paths at every level: both {agg.tp}, ours only {agg.fp}, theirs only {agg.fn} "
-                      f"(P {p:.3f} R {r:.3f} F1 {f:.3f})")
-    console.print(
-        f"sizes (mm, per volume): both {res.sizes_tp}, ours only {res.sizes_ours_only}, "
-        f"theirs only {res.sizes_theirs_only}; their size strings we cannot read: {len(res.theirs_unparsed_sizes)}"
-        + (f" (e.g. {', '.join(repr(s) for s in res.theirs_unparsed_sizes[:5])})" if res.theirs_unparsed_sizes else "")
-    )
-    top = ", ".join(f"{p} ({n})" for p, n in res.their_abnormal_we_state_absent.most_common(8))
-    console.print(
-        f"their abnormalities that our text states as absent: {sum(res.their_abnormal_we_state_absent.values())}"
-        + (f" — {top}" if top else "")
-    )
-    return 0

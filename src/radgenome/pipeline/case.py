@@ -2,9 +2,14 @@
 
 A job is a small picklable value (:class:`CaseJob`), so it runs the same in-process, in a
 ``ProcessPoolExecutor`` worker (spawn) or as a Ray task. Outputs: ``OUT/masks/<stem>.nii.gz`` + ``.json``
-(§1.2, through :func:`radgenome.segment.io.write_segmentation`) and ``OUT/cases/<stem>.json`` (the
-:class:`~radgenome.pipeline.record.CaseRecord`, written atomically last: a case is finished exactly when its
-record is in place).
+(§1.2, through :func:`radgenome.segmentation.io.write_segmentation`) and ``OUT/cases/<stem>.json`` (the
+:class:`~radgenome.model.CaseRecord`, written atomically last: a case is finished exactly when its record is in
+place). Within a case everything travels in memory: the analysis goes into the record as it is, and linking reads
+the sidecar the writer made (never the file back).
+
+The text stage runs in the worker with a process-local backend (rules), unless the job already carries its
+analysis: a batched backend (the LLM ones) analyses the cases in the coordinating process (see
+:mod:`radgenome.text.base`).
 """
 
 from __future__ import annotations
@@ -17,9 +22,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 from radgenome.corpus.metadata import MetadataRow
-from radgenome.text.model import Report
+from radgenome.model import STAGES, OutputLayout, Report, ReportAnalysis
 
-STAGES: tuple[str, ...] = ("load", "segment", "text", "link", "write")
+__all__ = ["STAGES", "BuildSettings", "CaseError", "CaseJob", "CaseOutcome", "run_case"]
 
 
 @dataclass(frozen=True)
@@ -27,13 +32,15 @@ class BuildSettings:
     """Everything that changes a case's outputs (hashed into its fingerprint)."""
 
     backend: str = "classical"
+    """The segmentation backend (the text backend's identity is part of ``versions``)."""
     backend_options: tuple[tuple[str, str], ...] = ()
     space: Literal["native", "sat"] = "native"
     text_only: bool = False
     default_split: str = "train"
     min_voxels: int = 16
     versions: str = ""
-    """Text and segmentation backend versions (set by the build): a new engine version re-runs every case."""
+    """Text and segmentation backend identities (set by the build, see :func:`radgenome.text.base.identity`): a
+    new engine version or text backend re-runs every case."""
 
     def options(self) -> dict[str, Any]:
         return dict(self.backend_options)
@@ -54,6 +61,16 @@ class CaseJob:
     settings: BuildSettings
     volume_path: Path | None = None
     metadata: MetadataRow | None = None
+    text_backend: str = "rules"
+    """The process-local text backend the worker builds (when the job carries no ``analysis``)."""
+    text_settings: tuple[tuple[str, str], ...] = ()
+    """The text backend's provenance beyond name and version (recorded in the case's provenance)."""
+    analysis: ReportAnalysis | None = None
+    """The report's analysis, made in the coordinating process by a batched backend."""
+    text_error: str = ""
+    """Why the batched backend could not analyse the report (the case fails at its text stage)."""
+    text_seconds: float = 0.0
+    """This case's share of the coordinating process's text time."""
 
     def fingerprint(self) -> str:
         """Report text hash + volume path/size/mtime + settings hash."""
@@ -90,19 +107,11 @@ class CaseError(RuntimeError):
         self.stage = stage
 
 
-def record_path(out: Path, stem: str) -> Path:
-    return Path(out) / "cases" / f"{stem}.json"
-
-
-def mask_paths(out: Path, stem: str) -> tuple[Path, Path]:
-    return Path(out) / "masks" / f"{stem}.nii.gz", Path(out) / "masks" / f"{stem}.json"
-
-
 _CACHE: dict[str, Any] = {}
 
 
 def _segmenter(settings: BuildSettings) -> Any:
-    from radgenome.segment.registry import get_segmenter
+    from radgenome.segmentation.registry import get_segmenter
 
     key = f"seg:{settings.backend}:{settings.backend_options!r}"
     if key not in _CACHE:
@@ -110,12 +119,13 @@ def _segmenter(settings: BuildSettings) -> Any:
     return _CACHE[key]
 
 
-def _text_backend() -> Any:
-    from radgenome.text.engine import RulesBackend
+def _text_backend(name: str) -> Any:
+    from radgenome.text.registry import get_text_backend
 
-    if "text" not in _CACHE:
-        _CACHE["text"] = RulesBackend()
-    return _CACHE["text"]
+    key = f"text:{name}"
+    if key not in _CACHE:
+        _CACHE[key] = get_text_backend(name)
+    return _CACHE[key]
 
 
 def _describe(exc: BaseException) -> str:
@@ -141,17 +151,18 @@ def run_case(job: CaseJob) -> CaseOutcome:
 def _run(job: CaseJob, timings: dict[str, float]) -> CaseOutcome:
     from radgenome import __version__
     from radgenome.corpus.volume import VolumeReadError, read_ct
+    from radgenome.dataset.tables import split_of
+    from radgenome.model import CaseProvenance, CaseRecord, MaskRef, write_record
     from radgenome.pipeline.link import LabelInfo, link_case
-    from radgenome.pipeline.record import MaskRef, record_from_analysis, write_record
-    from radgenome.segment.base import BackendUnavailableError, SegmentationError
-    from radgenome.segment.io import SegmentationContractError, write_segmentation
+    from radgenome.segmentation.base import BackendUnavailableError, SegmentationError
+    from radgenome.segmentation.io import SegmentationContractError, write_segmentation
 
+    layout = OutputLayout(job.out)
     r = job.report
     if not (r.findings.strip() or r.impressions.strip()):
         raise CaseError("text", "empty report (no findings and no impressions text)")
     settings = job.settings
-    seg_dict: dict[str, Any] | None = None
-    seg_provenance: dict[str, Any] = {"seg_backend": None}
+    sidecar: dict[str, Any] | None = None
     volume = seg = None
     t = time.perf_counter()
     if not settings.text_only and job.volume_path is not None:
@@ -170,53 +181,50 @@ def _run(job: CaseJob, timings: dict[str, float]) -> CaseOutcome:
     timings["segment"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    analysis = _text_backend().analyze(r)
+    if job.text_error:
+        raise CaseError("text", job.text_error)
+    analysis = job.analysis if job.analysis is not None else _text_backend(job.text_backend).analyze(r)
     if not analysis.sentences:
         raise CaseError("text", "no sentences found in the report")
-    timings["text"] = time.perf_counter() - t
+    timings["text"] = job.text_seconds + (time.perf_counter() - t)
 
     t_write = 0.0
     masks = MaskRef()
+    provenance = CaseProvenance(text_settings=dict(job.text_settings))
     if seg is not None and volume is not None:
         t = time.perf_counter()
         try:
-            nii, side = write_segmentation(seg, volume, Path(job.out) / "masks", space=settings.space, stem=job.stem)
+            written = write_segmentation(seg, volume, layout.masks_dir, space=settings.space, stem=job.stem)
         except SegmentationContractError as exc:
             raise CaseError("write", f"segmentation breaks the output contract: {exc}") from exc
-        seg_dict = json.loads(side.read_text(encoding="utf-8"))
+        sidecar = written.sidecar_data
         t_write += time.perf_counter() - t
         masks = MaskRef(
-            labelmap=f"masks/{nii.name}",
-            sidecar=f"masks/{side.name}",
+            labelmap=layout.labelmap_ref(job.stem),
+            sidecar=layout.sidecar_ref(job.stem),
             backend=seg.backend,
             version=seg.version,
             settings={**seg.settings, "space": settings.space},
         )
-        seg_provenance = {"seg_backend": seg.backend, "seg_version": seg.version,
-                          "seg_settings": masks.settings}
+        provenance.seg_backend, provenance.seg_version = seg.backend, seg.version
+        provenance.seg_settings = masks.settings
 
     t = time.perf_counter()
-    info = LabelInfo.from_sidecar(seg_dict) if seg_dict is not None else None
+    info = LabelInfo.from_sidecar(sidecar) if sidecar is not None else None
     node_masks, flags = link_case(analysis, info)
     timings["link"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    from radgenome.dataset.tables import split_of
-
-    provenance = {
-        **seg_provenance,
-        "radgenome_version": __version__,
-        "input_fingerprint": job.fingerprint(),
-        "report_row": r.row,
-    }
-    if not settings.text_only and job.volume_path is None:
-        provenance["volume_missing"] = True  # built text-only (--missing-volumes text)
-    if seg_dict is not None and seg_dict.get("warnings"):
-        provenance["seg_warnings"] = list(seg_dict["warnings"])
-    rec = record_from_analysis(
-        analysis,
+    provenance.radgenome_version = __version__
+    provenance.input_fingerprint = job.fingerprint()
+    provenance.report_row = r.row
+    provenance.volume_missing = not settings.text_only and job.volume_path is None  # built text-only
+    if sidecar is not None and sidecar.get("warnings"):
+        provenance.seg_warnings = list(sidecar["warnings"])
+    rec = CaseRecord(
         stem=job.stem,
         split=split_of(job.volume, settings.default_split),
+        analysis=analysis,
         volume_path=str(job.volume_path) if job.volume_path is not None else None,
         masks=masks,
         node_masks=node_masks,
@@ -225,6 +233,6 @@ def _run(job: CaseJob, timings: dict[str, float]) -> CaseOutcome:
     )
     timings["write"] = t_write + (time.perf_counter() - t)
     rec.timings = {k: round(v, 4) for k, v in timings.items()}
-    write_record(rec, record_path(job.out, job.stem))
+    write_record(rec, layout.case_record(job.stem))
     return CaseOutcome(job.stem, "done", f"{sum(1 for m in node_masks.values() if m.status == 'ok')} masks ok",
                        timings)

@@ -1,14 +1,24 @@
-"""``radgenome build`` and ``radgenome demo`` (added to the main app by ``register(app)``)."""
+"""``radgenome build`` and ``radgenome demo`` (added to the main app by ``register(app)``): flags in, a call to
+:func:`radgenome.pipeline.build.run_build`, progress and the summary table out, and the exit status."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from radgenome.text.cli import TextBackendChoice, text_backend_options
 
-def _backend_options(
+if TYPE_CHECKING:
+    from radgenome.model import BuildSummary
+    from radgenome.pipeline.build import BuildOptions
+
+EXIT_FATAL = 1
+EXIT_INTERRUPTED = 130
+
+
+def _seg_options(
     backend: str, precomputed_dir: Path | None, label_table: Path | None, seg_option: list[str]
 ) -> dict[str, Any]:
     options: dict[str, Any] = {}
@@ -26,6 +36,7 @@ def register(app: typer.Typer) -> None:
     """Add ``build`` and ``demo`` to the main app."""
 
     @app.command()
+    @text_backend_options
     def build(
         root: Annotated[
             Path | None, typer.Argument(help="CT-RATE download (the folder holding dataset/, or dataset/ itself).")
@@ -44,7 +55,9 @@ def register(app: typer.Typer) -> None:
         ray_address: Annotated[
             str | None, typer.Option(help="Ray cluster to join (default: start a local Ray).")
         ] = None,
-        backend: Annotated[str, typer.Option(help="classical | totalsegmentator | sat | precomputed")] = "classical",
+        seg_backend: Annotated[
+            str, typer.Option(help="Segmentation backend: classical | totalsegmentator | sat | precomputed.")
+        ] = "classical",
         space: Annotated[
             str, typer.Option(help="Label maps on the input grid (native) or SAT's grid (sat).")
         ] = "native",
@@ -70,9 +83,11 @@ def register(app: typer.Typer) -> None:
             list[str] | None, typer.Option(help="Extra backend option KEY=VALUE; repeatable.")
         ] = None,
         no_progress: Annotated[bool, typer.Option("--no-progress", help="No progress bar.")] = False,
+        *,
+        text_backend: TextBackendChoice,
     ) -> None:
         """The whole pipeline over a corpus: masks, grounded reports, VQA, tables, report.html (resumable)."""
-        from radgenome.pipeline.build import BuildOptions, run_build
+        from radgenome.pipeline.build import BuildOptions
 
         if out is None:
             raise typer.BadParameter("-o/--out OUT is required", param_hint="-o")
@@ -84,19 +99,23 @@ def register(app: typer.Typer) -> None:
             raise typer.BadParameter("--missing-volumes must be report or text")
         if reconstructions not in ("first", "all"):
             raise typer.BadParameter("--reconstructions must be first or all")
+        if seg_backend == "precomputed" and precomputed_dir is None and not text_only:
+            typer.echo("fatal: --seg-backend precomputed needs --precomputed-dir DIR", err=True)
+            raise typer.Exit(1)
         if root is None and not reports:
             typer.echo("error: give a CT-RATE ROOT or --reports CSV", err=True)
             raise typer.Exit(1)
         opts = BuildOptions(
             out=out, root=root, reports=list(reports or []), volumes=list(volumes or []),
             metadata=list(metadata or []), workers=max(1, workers), engine=engine,  # type: ignore[arg-type]
-            ray_address=ray_address, backend=backend,
-            backend_options=_backend_options(backend, precomputed_dir, label_table, list(seg_option or [])),
+            ray_address=ray_address, text_backend=text_backend.name, text_options=text_backend.options,
+            seg_backend=seg_backend,
+            seg_options=_seg_options(seg_backend, precomputed_dir, label_table, list(seg_option or [])),
             space=space, radgenome_layout=radgenome_layout,  # type: ignore[arg-type]
             reconstructions=reconstructions, split=split, text_only=text_only,  # type: ignore[arg-type]
-            missing_volumes=missing_volumes, force=force, seed=seed, progress=not no_progress,  # type: ignore[arg-type]
+            missing_volumes=missing_volumes, force=force, seed=seed,  # type: ignore[arg-type]
         )
-        raise typer.Exit(run_build(opts).exit_code)
+        raise typer.Exit(_run(opts, progress=not no_progress).exit_code)
 
     @app.command()
     def demo(
@@ -107,26 +126,119 @@ def register(app: typer.Typer) -> None:
         no_progress: Annotated[bool, typer.Option("--no-progress", help="No progress bar.")] = False,
     ) -> None:
         """Make a small synthetic CT-RATE-layout corpus (phantom CTs + matching reports) and build it."""
-        from radgenome.pipeline.build import BuildOptions, run_build
+        from radgenome.model import OutputLayout
+        from radgenome.pipeline.build import BuildOptions
         from radgenome.synth.corpus import make_demo_corpus
 
         corpus = out / "corpus"
         typer.echo(f"demo: writing {cases} phantom cases to {corpus} ...", err=True)
         make_demo_corpus(corpus, n_cases=cases, seed=seed)
-        result = run_build(BuildOptions(out=out / "out", root=corpus, workers=max(1, workers), seed=seed,
-                                        progress=not no_progress))
-        o = out / "out"
+        summary = _run(BuildOptions(out=out / "out", root=corpus, workers=max(1, workers), seed=seed),
+                       progress=not no_progress)
+        o = OutputLayout(out / "out")
         typer.echo(
             "\n".join([
                 f"demo corpus (CT-RATE layout): {corpus / 'dataset'}",
-                f"built dataset:                {o}",
-                f"  RadGenome tables:           {o / 'radgenome_files'}",
-                f"  label maps (+ .json):       {o / 'masks'}",
-                f"  Parquet (grounded, QA):     {o / 'dataset'}",
-                f"  per-case records:           {o / 'cases'}",
-                f"  statistics report:          {o / 'report.html'}",
-                f"  manifest, log, summary:     {o / 'manifest.sqlite'}, {o / 'build.log'}, {o / 'summary.json'}",
-                f"load it: datasets.load_dataset('parquet', data_files='{o / 'dataset'}/qa_pairs.parquet')",
+                f"built dataset:                {o.root}",
+                f"  RadGenome tables:           {o.tables_dir}",
+                f"  label maps (+ .json):       {o.masks_dir}",
+                f"  Parquet (grounded, QA):     {o.dataset_dir}",
+                f"  per-case records:           {o.cases_dir}",
+                f"  statistics report:          {o.report}",
+                f"  manifest, log, summary:     {o.manifest}, {o.build_log}, {o.summary}",
+                f"load it: datasets.load_dataset('parquet', data_files='{o.qa_pairs}')",
             ])
         )
-        raise typer.Exit(result.exit_code)
+        raise typer.Exit(summary.exit_code)
+
+
+def _run(opts: BuildOptions, *, progress: bool) -> BuildSummary:
+    """Run the build with a progress bar and the summary table on stderr; exits 1 (fatal) or 130 (Ctrl-C)."""
+    from rich.console import Console
+
+    from radgenome.pipeline.build import BuildError, run_build
+
+    console = Console(stderr=True)
+    try:
+        with _RichProgress(console, enabled=progress) as bar:
+            summary = run_build(opts, bar)
+    except BuildError as exc:
+        console.print(f"[red]fatal:[/red] {exc}")
+        raise typer.Exit(EXIT_FATAL) from exc
+    except KeyboardInterrupt:
+        console.print("[yellow]interrupted:[/yellow] finished cases are kept; run the same command again to resume")
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    print_summary(summary, console, opts.out)
+    return summary
+
+
+class _RichProgress:
+    """A rich progress bar over the build's cases (and the text batches of a batched text backend)."""
+
+    def __init__(self, console: Any, enabled: bool) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        columns = (TextColumn("{task.fields[name]}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                   TextColumn("{task.description}"))
+        self.console = console
+        self.bar = Progress(*columns, console=console, disable=not enabled, transient=False)
+        self.task: Any = None
+        self.text_task: Any = None
+        self.status: Any = None
+
+    def __enter__(self) -> _RichProgress:
+        self.bar.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.status is not None:
+            self.status.__exit__(None, None, None)
+        self.bar.__exit__(None, None, None)
+
+    def cases(self, total: int) -> None:
+        self.task = self.bar.add_task("", total=total, name="build")
+
+    def case_done(self, job: Any, outcome: Any, mean_seconds: dict[str, float]) -> None:
+        means = " ".join(f"{s} {v:.2f}s" for s, v in mean_seconds.items())
+        self.bar.update(self.task, advance=1, description=f"{job.stem} | mean {means}")
+
+    def text_batch(self, done: int, total: int) -> None:
+        if self.text_task is None:
+            self.text_task = self.bar.add_task("", total=total, name="text")
+        self.bar.update(self.text_task, completed=done)
+
+    def finalizing(self) -> None:
+        self.bar.stop()
+        self.status = self.console.status("writing dataset tables")
+        self.status.__enter__()
+
+
+def print_summary(summary: BuildSummary, console: Any, out: Path) -> None:
+    from rich.table import Table
+
+    from radgenome.model import OutputLayout
+
+    t = Table(title="radgenome build", show_header=False)
+    t.add_row("cases built", str(summary.done))
+    t.add_row("cases unchanged (skipped)", str(summary.skipped))
+    t.add_row("cases failed", str(summary.failed))
+    t.add_row("reports without volumes", str(len(summary.reports_without_volumes)))
+    t.add_row("volumes without reports", str(len(summary.volumes_without_reports)))
+    other = [i for i in summary.issues if i.kind not in ("report_without_volume", "volume_without_report")]
+    t.add_row("other corpus issues", str(len(other)))
+    t.add_row("mask status (grounded nodes)", ", ".join(f"{k} {v}" for k, v in summary.mask_status.items()))
+    if summary.flags:
+        t.add_row("consistency flags", ", ".join(f"{k} {v}" for k, v in summary.flags.items()))
+    t.add_row("time per stage (s, total)", ", ".join(f"{k} {v:.2f}" for k, v in summary.seconds_per_stage.items()))
+    t.add_row("total time (s)", f"{summary.seconds_total:.1f}")
+    console.print(t)
+    problems = [(f.volume, f.reason) for f in summary.failures]
+    problems += [(i.volume or "-", f"{i.kind}: {i.reason} [{i.source}]") for i in summary.issues]
+    if problems:
+        pt = Table("volume", "problem", title="problems")
+        for v, reason in problems[:200]:
+            pt.add_row(v, reason)
+        console.print(pt)
+        if len(problems) > 200:
+            layout = OutputLayout(out)
+            console.print(f"... {len(problems) - 200} more in {layout.summary} and {layout.build_log}")

@@ -1,7 +1,7 @@
 """Node ↔ mask linking and text↔mask consistency flags, from a §1.2 sidecar (labels + per-structure stats).
 
 Every node a sentence or finding is grounded to (and every top-level region it expands to) gets a
-:class:`~radgenome.pipeline.record.MaskLink`. The node's mask is the union over the region hierarchy of the
+:class:`~radgenome.model.MaskLink`. The node's mask is the union over the region hierarchy of the
 label map's structures (:func:`radgenome.regions.resolve`); its status is decided in this order:
 
 1. ``ok`` — the union holds at least one voxel;
@@ -20,7 +20,7 @@ every labelled structure). A node below the diaphragm (see :data:`BELOW_LUNG_BAS
 mediastinum: no rule). Without lungs in the label map nothing is judged outside. The rule only explains a missing mask:
 a node whose union has voxels is always ``ok``.
 
-Flags (:class:`~radgenome.pipeline.record.CaseFlag`):
+Flags (:class:`~radgenome.model.CaseFlag`):
 
 - ``empty_mask``: a sentence grounded to a node whose status is ``empty``;
 - ``laterality_conflict``: a sentence grounded to a left/right node whose own mask is missing while its
@@ -38,9 +38,8 @@ from typing import Any
 import numpy as np
 
 from radgenome.anatomy import UnknownNodeError, load_hierarchy
-from radgenome.pipeline.record import CaseFlag, MaskLink, MaskStatus
+from radgenome.model import CaseFlag, MaskLink, MaskStatus, Polarity, ReportAnalysis
 from radgenome.regions import NotAMaskError, resolve
-from radgenome.text.model import Polarity, ReportAnalysis
 
 BELOW_LUNG_BASE: dict[str, float] = {
     "abdomen": 10.0,
@@ -150,11 +149,11 @@ class LabelInfo:
 def backend_vocabulary(backend: str) -> frozenset[str] | None:
     """Every structure name a backend can write (None when it depends on the input, e.g. precomputed)."""
     if backend == "classical":
-        from radgenome.segment.classical.segmenter import STRUCTURES
+        from radgenome.segmentation.classical.segmenter import STRUCTURES
 
         return frozenset(s[0] for s in STRUCTURES)
     if backend == "totalsegmentator":
-        from radgenome.segment.precomputed import totalseg_name_map
+        from radgenome.segmentation.precomputed import totalseg_name_map
 
         return frozenset(totalseg_name_map().values())
     return None

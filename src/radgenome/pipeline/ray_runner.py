@@ -7,7 +7,7 @@ leaves it running. Every worker node needs radgenome installed and OUT on a shar
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable
 from typing import Any
 
 from radgenome.pipeline.case import CaseJob, CaseOutcome, run_case
@@ -22,7 +22,7 @@ class RayUnavailableError(RuntimeError):
 
 
 def run_ray(
-    jobs: Sequence[CaseJob],
+    jobs: Iterable[CaseJob],
     workers: int,
     on_done: OnDone,
     on_start: OnStart | None = None,
@@ -32,7 +32,7 @@ def run_ray(
     try:
         import ray
     except ModuleNotFoundError as exc:
-        raise RayUnavailableError("--engine ray needs Ray (pip install 'radgenome[ray]')") from exc
+        raise RayUnavailableError("the ray engine needs Ray (pip install 'radgenome[ray]')") from exc
     started_here = False
     if not ray.is_initialized():
         kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "configure_logging": False}
@@ -49,14 +49,20 @@ def run_ray(
         task = ray.remote(num_cpus=cpus_per_case, max_retries=0)(run_case)
         cpus = float(ray.cluster_resources().get("CPU", workers))
         window = max(2, int(IN_FLIGHT_PER_CPU * cpus / cpus_per_case))
-        queue = list(reversed(jobs))
+        queue = iter(jobs)
         pending: dict[Any, CaseJob] = {}
-        while queue or pending:
-            while queue and len(pending) < window:
-                job = queue.pop()
+        more = True
+        while more or pending:
+            while more and len(pending) < window:
+                job = next(queue, None)
+                if job is None:
+                    more = False
+                    break
                 if on_start is not None:
                     on_start(job)
                 pending[task.remote(job)] = job
+            if not pending:
+                break
             ready, _ = ray.wait(list(pending), num_returns=1)
             for ref in ready:
                 job = pending.pop(ref)

@@ -12,7 +12,7 @@ import multiprocessing
 import os
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 
@@ -27,25 +27,28 @@ OnStart = Callable[[CaseJob], None]
 
 
 def run_local(
-    jobs: Sequence[CaseJob],
+    jobs: Iterable[CaseJob],
     workers: int,
     on_done: OnDone,
     on_start: OnStart | None = None,
     fn: Callable[[CaseJob], CaseOutcome] = run_case,
 ) -> None:
-    """Run ``jobs`` with ``workers`` processes (1: in this process); ``fn`` is the per-case function."""
-    if workers <= 1 or len(jobs) <= 1:
-        for job in jobs:
+    """Run ``jobs`` with ``workers`` processes (1: in this process); ``fn`` is the per-case function.
+
+    ``jobs`` is consumed lazily, in order, as workers become free (a generator may prepare each job just in time).
+    """
+    queue = _Queue(jobs)
+    if workers <= 1 or queue.at_most(1):
+        for job in queue:
             if on_start is not None:
                 on_start(job)
             on_done(job, fn(job))
         return
-    queue = list(reversed(jobs))  # pop() from the end = corpus order
     ctx = multiprocessing.get_context("spawn")
     window = max(2, workers * IN_FLIGHT_PER_WORKER)
     while queue:
         broken: list[CaseJob] = []
-        with _pool(min(workers, len(queue)), ctx) as pool:
+        with _pool(queue.up_to(workers), ctx) as pool:
             pending: dict[Future[CaseOutcome], CaseJob] = {}
             try:
                 _drain(pool, queue, pending, broken, window, fn, on_done, on_start)
@@ -60,9 +63,46 @@ def run_local(
             on_done(job, _run_isolated(job, ctx, fn))
 
 
+class _Queue:
+    """The jobs still to submit, pulled one at a time from any iterable (in order)."""
+
+    def __init__(self, jobs: Iterable[CaseJob]) -> None:
+        self._it: Iterator[CaseJob] = iter(jobs)
+        self._ahead: list[CaseJob] = []
+
+    def _fill(self, n: int) -> None:
+        while len(self._ahead) < n:
+            job = next(self._it, None)
+            if job is None:
+                return
+            self._ahead.append(job)
+
+    def __bool__(self) -> bool:
+        self._fill(1)
+        return bool(self._ahead)
+
+    def up_to(self, n: int) -> int:
+        """How many jobs are left, counting up to ``n``."""
+        self._fill(n)
+        return min(n, len(self._ahead))
+
+    def at_most(self, n: int) -> bool:
+        """Whether there are at most ``n`` jobs left (looks ``n + 1`` ahead)."""
+        self._fill(n + 1)
+        return len(self._ahead) <= n
+
+    def pop(self) -> CaseJob:
+        self._fill(1)
+        return self._ahead.pop(0)
+
+    def __iter__(self) -> Iterator[CaseJob]:
+        while self:
+            yield self.pop()
+
+
 def _drain(
     pool: ProcessPoolExecutor,
-    queue: list[CaseJob],
+    queue: _Queue,
     pending: dict[Future[CaseOutcome], CaseJob],
     broken: list[CaseJob],
     window: int,

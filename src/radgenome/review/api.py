@@ -117,8 +117,8 @@ def get_item(item_id: str, ctx: Ctx, who: Who) -> dict[str, Any]:
     out = item_dict(item)
     rec = ctx.cases.record(item.stem)
     highlight = set(out["sentence_indices"])
-    out["report"] = [{"index": s["index"], "section": s["section"], "text": s["text"],
-                      "highlight": s["index"] in highlight} for s in rec.sentences]
+    out["report"] = [{"index": s.index, "section": s.section.value, "text": s.text,
+                      "highlight": s.index in highlight} for s in rec.sentences]
     out["has_ct"] = _exists(ctx.volumes.ct_path, item.stem)
     out["has_mask"] = bool(item.path or item.node) and _exists(ctx.volumes.labelmap_path, item.stem)
     out["reader"] = assignment is not None

@@ -28,13 +28,12 @@ from sqlalchemy.orm import Session
 from radgenome.atomic import atomic_path
 from radgenome.csvcells import SafeWriter
 from radgenome.dataset.tables import write_radgenome_tables
-from radgenome.pipeline.record import CaseRecord, analysis_from_record
+from radgenome.model import CaseRecord, Finding, ReportAnalysis, Sentence
 from radgenome.review.decisions import signature
 from radgenome.review.sources import CaseIndex
 from radgenome.review.store import Assignment, Decision, Item, Store, User
 from radgenome.text.engine import finding_nodes
 from radgenome.text.findings import extract_findings
-from radgenome.text.model import Finding, ReportAnalysis, Sentence
 
 PROVENANCE_COLUMNS = (
     "item_id", "kind", "qa_kind", "volume", "sentence_index", "original_region", "original_text", "reviewer",
@@ -115,7 +114,7 @@ def verified_analysis(rec: CaseRecord, mine: Sequence[Verdict]) -> ReportAnalysi
     """The case's analysis reduced to its verified sentence items (``mine``), corrections applied; None if none."""
     if not mine:
         return None
-    analysis = analysis_from_record(rec)
+    analysis = rec.analysis
     by_sentence: dict[int, list[Verdict]] = defaultdict(list)
     for v in mine:
         by_sentence[int(v.item.sentence_index or 0)].append(v)

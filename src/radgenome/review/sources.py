@@ -28,10 +28,7 @@ import pyarrow.parquet as pq
 
 from radgenome.anatomy import Hierarchy, UnknownNodeError, load_hierarchy
 from radgenome.dataset.schemas import QA_SCHEMA, SENTENCE_SCHEMA
-from radgenome.dataset.writers import QA_FILE, SENTENCES_FILE
-from radgenome.pipeline.record import CaseRecord, read_record
-
-CASES_DIR = "cases"
+from radgenome.model import CaseRecord, OutputLayout, read_record
 
 SENTENCE_COLUMNS = ("volume", "stem", "split", "sentence_index", "text", "in_region_report", "node_paths", "masks",
                     "flags")
@@ -85,7 +82,7 @@ def region_of(path: str) -> str:
 
 
 def case_stems(out: Path) -> set[str]:
-    return {p.name[: -len(".json")] for p in (Path(out) / CASES_DIR).glob("*.json")}
+    return {p.name[: -len(".json")] for p in OutputLayout(out).cases_dir.glob("*.json")}
 
 
 def _read(path: Path, columns: Iterable[str]) -> list[dict[str, Any]]:
@@ -98,7 +95,7 @@ def _path_node(h: Hierarchy, path: str) -> str:
 
 def sentence_items(out: Path, stems: set[str], h: Hierarchy, loaded: LoadedItems) -> dict[tuple[str, int], str]:
     """Add the grounded-sentence items; returns the flags of every sentence by (stem, index) for the QA items."""
-    file = Path(out) / SENTENCES_FILE
+    file = OutputLayout(out).grounded_sentences
     flags_by_sentence: dict[tuple[str, int], str] = {}
     for row in _read(file, SENTENCE_COLUMNS):
         stem, index = str(row["stem"]), int(row["sentence_index"])
@@ -107,7 +104,7 @@ def sentence_items(out: Path, stems: set[str], h: Hierarchy, loaded: LoadedItems
         if not row["in_region_report"]:
             continue
         if stem not in stems:
-            loaded.problems.append(f"{file}: {row['volume']}: no case record {CASES_DIR}/{stem}.json")
+            loaded.problems.append(f"{file}: {row['volume']}: no case record {OutputLayout.CASES}/{stem}.json")
             continue
         status = {str(m["node"]): str(m["status"] or "") for m in row["masks"] or []}
         for path in dict.fromkeys(row["node_paths"] or []):
@@ -140,14 +137,14 @@ def sentence_items(out: Path, stems: set[str], h: Hierarchy, loaded: LoadedItems
 
 def qa_items(out: Path, stems: set[str], h: Hierarchy, flags_by_sentence: dict[tuple[str, int], str],
              loaded: LoadedItems) -> None:
-    file = Path(out) / QA_FILE
+    file = OutputLayout(out).qa_pairs
     if not file.exists():
         return
     seen: dict[str, int] = {}
     for row in _read(file, QA_COLUMNS):
         stem = str(row["stem"])
         if stem not in stems:
-            loaded.problems.append(f"{file}: {row['volume']}: no case record {CASES_DIR}/{stem}.json")
+            loaded.problems.append(f"{file}: {row['volume']}: no case record {OutputLayout.CASES}/{stem}.json")
             continue
         path = str(row["path"] or "")
         if path:
@@ -185,10 +182,11 @@ def qa_items(out: Path, stems: set[str], h: Hierarchy, flags_by_sentence: dict[t
 def load_items(out: Path, hierarchy: Hierarchy | None = None) -> LoadedItems:
     """Every item of the build output ``out``, in build order (sentence items, then QA pairs)."""
     out = Path(out)
-    if not (out / CASES_DIR).is_dir():
-        raise NotABuildError(f"{out}: not a `radgenome build` output (no {CASES_DIR}/ folder)")
-    if not (out / SENTENCES_FILE).is_file():
-        raise NotABuildError(f"{out}: no {SENTENCES_FILE} (the build has not finished)")
+    layout = OutputLayout(out)
+    if not layout.cases_dir.is_dir():
+        raise NotABuildError(f"{out}: not a `radgenome build` output (no {OutputLayout.CASES}/ folder)")
+    if not layout.grounded_sentences.is_file():
+        raise NotABuildError(f"{out}: no {OutputLayout.GROUNDED_SENTENCES} (the build has not finished)")
     h = hierarchy or load_hierarchy()
     stems = case_stems(out)
     loaded = LoadedItems()
@@ -206,6 +204,7 @@ class CaseIndex:
 
     def __init__(self, out: Path, cache_size: int = 256) -> None:
         self.out = Path(out)
+        self.layout = OutputLayout(self.out)
         self.stems = case_stems(self.out)
         self._cache: OrderedDict[str, CaseRecord] = OrderedDict()
         self._size = cache_size
@@ -226,7 +225,7 @@ class CaseIndex:
             if hit is not None:
                 self._cache.move_to_end(stem)
                 return hit
-        rec = read_record(self.out / CASES_DIR / f"{stem}.json")
+        rec = read_record(self.layout.case_record(stem))
         with self._lock:
             self._cache[stem] = rec
             while len(self._cache) > self._size:

@@ -17,11 +17,10 @@ from pathlib import Path
 import numpy as np
 
 from radgenome.corpus.volume import nifti_bytes
-from radgenome.dataset.mask_refs import resolve_path
-from radgenome.pipeline.record import CaseRecord
+from radgenome.model import CaseRecord, OutputLayout
 from radgenome.regions import NotAMaskError, region_mask
 from radgenome.review.sources import CaseIndex
-from radgenome.segment.io import read_segmentation
+from radgenome.segmentation.io import read_segmentation
 
 
 class NoVolumeError(LookupError):
@@ -47,7 +46,7 @@ def _centroid(mask: np.ndarray, affine: np.ndarray) -> tuple[int, list[float] | 
 
 
 def _resolve(out: Path, name: str | None) -> Path | None:
-    return resolve_path(out, name) if name else None
+    return OutputLayout(out).resolve(name) if name else None
 
 
 class Volumes:

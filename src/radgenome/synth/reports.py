@@ -32,8 +32,8 @@ from pathlib import Path
 from typing import Any
 
 from radgenome.anatomy import Hierarchy, load_hierarchy
+from radgenome.model import Polarity
 from radgenome.text.measure import to_mm
-from radgenome.text.model import Polarity
 
 __all__ = [
     "CSV_COLUMNS",

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from functools import cache, lru_cache
 from importlib import resources
 
-from radgenome.text.model import Polarity, Section, Sentence
+from radgenome.model import Polarity, Section, Sentence
 
 
 @cache

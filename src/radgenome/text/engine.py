@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import lru_cache
 
 from radgenome import __version__
 from radgenome.anatomy import Hierarchy, load_hierarchy
+from radgenome.model import Finding, Measurement, Report, ReportAnalysis, Section, Sentence
+from radgenome.text.base import Progress, TextFailure, analyze_each
 from radgenome.text.disorders import case_disorders
 from radgenome.text.findings import extract_findings
 from radgenome.text.grounding import Grounding, ground_analysis, ground_sentence
 from radgenome.text.labels import LABELS, sentence_labels
-from radgenome.text.model import Finding, Measurement, Report, ReportAnalysis, Section, Sentence
 from radgenome.text.sections import split_sections
 from radgenome.text.sentences import split_sentences
 
@@ -30,16 +32,29 @@ def clear_caches() -> None:
 
 
 class RulesBackend:
-    """Deterministic, offline text engine (the default backend)."""
+    """Deterministic, offline text engine (the default backend; see :class:`radgenome.text.base.TextBackend`)."""
 
     name = "rules"
+    batch_size: int | None = None
+    """Cheap and process-local: a build runs it in every worker."""
 
     @property
     def version(self) -> str:
         return f"{__version__}+rules.{RULES_VERSION}"
 
-    def settings(self) -> dict[str, str]:
+    def provenance(self) -> dict[str, str]:
         return {"backend": self.name, "version": self.version}
+
+    def analyze_many(
+        self, reports: Sequence[Report], progress: Progress | None = None
+    ) -> list[ReportAnalysis | TextFailure]:
+        return analyze_each(self.analyze, reports, progress, self.name)
+
+    def run_stats(self) -> dict[str, float]:
+        return {}
+
+    def close(self) -> None:
+        """Nothing to release."""
 
     def analyze(self, report: Report) -> ReportAnalysis:
         sentences: list[Sentence] = []

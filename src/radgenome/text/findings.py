@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from functools import cache, lru_cache
 from importlib import resources
 
+from radgenome.model import Finding, Measurement, Polarity
 from radgenome.text.grounding import lower_same_length
 from radgenome.text.measure import parse_measurements
-from radgenome.text.model import Finding, Measurement, Polarity
 from radgenome.text.negation import polarity_of
 
 _TOKEN = re.compile(r"[a-z0-9][a-z0-9/'-]*|[^\sa-z0-9]")

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 
-from radgenome.text.model import Polarity
+from radgenome.model import Polarity
 from radgenome.text.negation import polarity_of
 from radgenome.text.sentences import split_sentences
 

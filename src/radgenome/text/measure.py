@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import re
 
-from radgenome.text.model import Measurement
+from radgenome.model import Measurement
 
 __all__ = ["parse_measurements", "to_mm"]
 

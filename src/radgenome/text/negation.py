@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 
-from radgenome.text.model import Polarity
+from radgenome.model import Polarity
 from radgenome.text.regex_parts import group_end, top_alternatives
 
 __all__ = ["clause_polarities", "negated_spans", "polarity_of", "uncertain_spans"]

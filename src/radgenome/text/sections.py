@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from radgenome.text.model import Report, Section
+from radgenome.model import Report, Section
 
 _HEADERS = {
     "findings": Section.FINDINGS,

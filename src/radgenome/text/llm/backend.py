@@ -21,11 +21,15 @@ import dataclasses
 import logging
 import time
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from radgenome import __version__
 from radgenome.anatomy import load_hierarchy
+from radgenome.model import Finding, Measurement, Polarity, Report, ReportAnalysis, Section, Sentence
+from radgenome.text.base import Progress as TextProgress
+from radgenome.text.base import TextFailure, analyze_each
 from radgenome.text.disorders import case_disorders
-from radgenome.text.engine import finding_nodes
+from radgenome.text.engine import RulesBackend, finding_nodes
 from radgenome.text.llm.cache import AnswerCache
 from radgenome.text.llm.client import CallResult, ChatClient
 from radgenome.text.llm.prompts import load_prompt, messages_for, user_message
@@ -33,7 +37,6 @@ from radgenome.text.llm.schema import OTHERS, AnswerError, FindingAnswer, Senten
 from radgenome.text.llm.settings import LLMSettings
 from radgenome.text.llm.stats import LLMStats
 from radgenome.text.measure import parse_measurements
-from radgenome.text.model import Finding, Measurement, Polarity, ReportAnalysis, Section, Sentence
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +95,7 @@ class LLMBackend:
             self.cache = AnswerCache(settings.cache_dir) if settings.cache_dir is not None else None
         self.prompt = load_prompt()
         self._hierarchy = load_hierarchy()
+        self._rules = RulesBackend()
 
     # ------------------------------------------------------------------ identity
     @property
@@ -107,14 +111,41 @@ class LLMBackend:
         return self.prompt.version
 
     def provenance(self) -> dict[str, str]:
-        """Row provenance for the output tables: backend, version, model, prompt version, server."""
-        return {
+        """Row provenance for the output tables: backend, version, model, prompt version, server, and the settings
+        that change answers (hybrid threshold, sampling, structured output)."""
+        prov = {
             "backend": self.name,
             "version": self.version,
             "model": self.settings.model,
             "prompt_version": self.prompt.version,
             "base_url": self.settings.base_url,
         }
+        if self.settings.mode == "hybrid":
+            prov["confidence_threshold"] = f"{self.settings.confidence_threshold:g}"
+        prov["temperature"] = f"{self.settings.temperature:g}"
+        prov["max_tokens"] = str(self.settings.max_tokens)
+        prov["structured_output"] = self.settings.structured_output
+        return prov
+
+    # ------------------------------------------------------------------ the TextBackend interface
+    batch_size: int | None = 256
+    """A build runs this backend in its coordinating process, on batches of this many reports."""
+
+    def analyze(self, report: Report) -> ReportAnalysis:
+        return self.refine(self._rules.analyze(report))
+
+    def analyze_many(
+        self, reports: Sequence[Report], progress: TextProgress | None = None
+    ) -> list[ReportAnalysis | TextFailure]:
+        """The rules first (a report they cannot analyse fails), then the model refines every analysis."""
+        first = analyze_each(self._rules.analyze, reports, progress, "rules")
+        done = [r for r in first if isinstance(r, ReportAnalysis)]
+        report_progress = None if progress is None else (lambda n: progress(self.name, n, len(done)))
+        refined = iter(self.refine_many(done, progress=report_progress))
+        return [next(refined) if isinstance(r, ReportAnalysis) else r for r in first]
+
+    def run_stats(self) -> dict[str, Any]:
+        return self.stats.as_dict()
 
     @property
     def client(self) -> ChatClient:

@@ -1,0 +1,163 @@
+"""Reports in, analysed sentences and findings out: the types every text backend produces and every later stage
+reads (the case record, the tables, the Parquet rows, the review app).
+
+Plain slotted dataclasses (not pydantic): the rule engine creates millions of them and must stay fast.
+Every text backend (rules, llm, hybrid) produces these same objects.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class Section(StrEnum):
+    CLINICAL = "clinical"
+    TECHNIQUE = "technique"
+    FINDINGS = "findings"
+    IMPRESSIONS = "impressions"
+
+
+class Polarity(StrEnum):
+    PRESENT = "present"
+    """The report states the finding exists."""
+    ABSENT = "absent"
+    """The report states the finding is not there ("No pleural effusion", "was not observed")."""
+    UNCERTAIN = "uncertain"
+    """Hedged: "suspicious for", "cannot be excluded", "?"."""
+
+
+@dataclass(slots=True)
+class Report:
+    """One row of a CT-RATE-style reports table."""
+
+    volume: str
+    findings: str = ""
+    impressions: str = ""
+    clinical: str = ""
+    technique: str = ""
+    row: int = 0
+    """1-based data row number in the source CSV (0 when not from a file)."""
+
+    def section_text(self, section: Section) -> str:
+        return {
+            Section.CLINICAL: self.clinical,
+            Section.TECHNIQUE: self.technique,
+            Section.FINDINGS: self.findings,
+            Section.IMPRESSIONS: self.impressions,
+        }[section]
+
+
+@dataclass(slots=True)
+class Measurement:
+    """A size written in the text, normalised to millimetres."""
+
+    text: str
+    """As written, e.g. ``6x4 mm``, ``1.5 x 2 cm``."""
+    values: tuple[float, ...]
+    unit: str
+    """``mm`` or ``cm`` (as written; ``millimetric``-style words are not measurements)."""
+    values_mm: tuple[float, ...]
+    largest_mm: float
+    start: int
+    end: int
+    """Character span in the sentence."""
+
+
+@dataclass(slots=True)
+class Finding:
+    """One finding phrase of a sentence with its polarity."""
+
+    phrase: str
+    """Lower-case finding phrase, e.g. ``ground glass areas``."""
+    polarity: Polarity
+    nodes: tuple[str, ...] = ()
+    """Anatomical nodes of this finding (defaults to the sentence's nodes)."""
+    measurements: tuple[Measurement, ...] = ()
+    attributes: tuple[str, ...] = ()
+    """Hedging / comparison / change words, e.g. ``regressed``, ``compared to the previous examination``."""
+
+
+@dataclass(slots=True)
+class Sentence:
+    """One sentence of a report section, grounded and analysed."""
+
+    volume: str
+    section: Section
+    index: int
+    """0-based index within the report (over all sections, in report order)."""
+    text: str
+    start: int
+    end: int
+    """Character span of ``text`` in the section's (cleaned) text."""
+    nodes: tuple[str, ...] = ()
+    """Finest anatomical nodes the sentence is about (``others`` when none of the regions)."""
+    grounding_confidence: float = 1.0
+    findings: list[Finding] = field(default_factory=list)
+    measurements: tuple[Measurement, ...] = ()
+    marker: str = ""
+    """A list marker that preceded the sentence (``1.``, ``-``) and is not part of ``text``."""
+    flags: tuple[str, ...] = ()
+    backend: str = "rules"
+
+    @property
+    def polarity(self) -> Polarity | None:
+        """Sentence-level polarity: present if any finding is present, else uncertain, else absent."""
+        best: Polarity | None = None
+        for f in self.findings:
+            if f.polarity is Polarity.PRESENT:
+                return Polarity.PRESENT
+            if f.polarity is Polarity.UNCERTAIN or best is None:
+                best = f.polarity
+        return best
+
+
+@dataclass(slots=True, repr=False)
+class ReportAnalysis:
+    """Everything the text stages know about one report.
+
+    Its ``repr`` lists the sentences with the RadGenome paths they are grounded to and their findings
+    (``+`` present, ``-`` absent, ``?`` uncertain), e.g.::
+
+        <ReportAnalysis 'valid_1_a_1' (rules): 2 sentences, disorders: lung nodule>
+          [0] findings: 'There is a 6 mm nodule in the right lung upper lobe.'
+              lung/lung/right lung/right lung upper lobe
+              + nodule (6 mm)
+    """
+
+    report: Report
+    sentences: list[Sentence]
+    disorders: list[str] = field(default_factory=list)
+    labels: dict[str, int] = field(default_factory=dict)
+    backend: str = "rules"
+    version: str = ""
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def volume(self) -> str:
+        return self.report.volume
+
+    def section_sentences(self, section: Section) -> list[Sentence]:
+        return [s for s in self.sentences if s.section == section]
+
+    def __repr__(self) -> str:
+        from radgenome.anatomy import load_hierarchy
+
+        h = load_hierarchy()
+        disorders = ", ".join(self.disorders) or "none"
+        lines = [
+            f"<ReportAnalysis {self.volume!r} ({self.backend}): {len(self.sentences)} sentences, "
+            f"disorders: {disorders}>"
+        ]
+        for s in self.sentences:
+            lines.append(f"  [{s.index}] {s.section.value}: {s.text!r}")
+            paths = [p for n in s.nodes for p in (h.paths(n) if n in h else (n,))]
+            if paths:
+                lines.append(f"      {', '.join(paths)}")
+            for f in s.findings:
+                sizes = ", ".join(m.text for m in f.measurements)
+                lines.append(f"      {_MARK[f.polarity]} {f.phrase}" + (f" ({sizes})" if sizes else ""))
+        return "\n".join(lines)
+
+
+_MARK = {Polarity.PRESENT: "+", Polarity.ABSENT: "-", Polarity.UNCERTAIN: "?"}

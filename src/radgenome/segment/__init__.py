@@ -1,1 +1,0 @@
-"""Segmentation backends behind one interface (:mod:`radgenome.segment.base`)."""
