@@ -2,9 +2,10 @@
 # PostgreSQL for the review store tests: installs Debian's postgresql when missing, starts the cluster, creates a
 # test role and database, and prints the URL the tests read:
 #
-#   eval "$(.ci/postgres.sh)"      # exports RADGENOME_TEST_PG_URL
+#   eval "$(.ci/postgres.sh)"      # exports RADGENOME_TEST_PG_URL and RADGENOME_REQUIRE_PG=1
 #
-# Only the `export ...` line goes to stdout; progress goes to stderr. Safe to run again (idempotent).
+# With RADGENOME_REQUIRE_PG=1 the PostgreSQL test cases fail instead of skipping when the URL is missing.
+# Only the `export ...` lines go to stdout; progress goes to stderr. Safe to run again (idempotent).
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 ROLE=${RADGENOME_TEST_PG_ROLE:-radgenome_test}
@@ -49,3 +50,4 @@ if ! runuser -u postgres -- psql -p "$port" -tAc "SELECT 1 FROM pg_database WHER
 fi
 log "ready: database $DB on 127.0.0.1:$port (role $ROLE)"
 echo "export RADGENOME_TEST_PG_URL=postgresql+psycopg://$ROLE:$PASSWORD@127.0.0.1:$port/$DB"
+echo "export RADGENOME_REQUIRE_PG=1"

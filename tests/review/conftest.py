@@ -3,7 +3,8 @@ PostgreSQL.
 
 PostgreSQL runs when ``RADGENOME_TEST_PG_URL`` names a database the tests may create schemas in (``.ci/postgres.sh``
 prints it); each test gets its own schema, dropped afterwards, so parallel workers never share tables. Without
-the variable the PostgreSQL cases are skipped.
+the variable the PostgreSQL cases are skipped, or fail with ``RADGENOME_REQUIRE_PG=1`` (which ``.ci/postgres.sh``
+also prints, so CI can never skip them quietly).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from radgenome.review.store import Store, add_user, utcnow
 from .sample_output import write_sample_output
 
 PG_ENV = "RADGENOME_TEST_PG_URL"
+REQUIRE_PG = os.environ.get("RADGENOME_REQUIRE_PG") == "1"
 BACKENDS = ["sqlite", "postgresql"]
 
 
@@ -50,6 +52,8 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         return
     base = os.environ.get(PG_ENV)
     if not base:
+        if REQUIRE_PG:
+            pytest.fail(f"{PG_ENV} is not set but RADGENOME_REQUIRE_PG=1")
         pytest.skip(f"{PG_ENV} is not set (.ci/postgres.sh prints it)")
     schema = f"t_{secrets.token_hex(6)}"
     admin = create_engine(base)
