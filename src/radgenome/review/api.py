@@ -40,8 +40,8 @@ def me(who: Who) -> dict[str, Any]:
     return {"name": who.user.name, "role": who.user.role, "csrf": who.csrf}
 
 
-@router.get("/filters")
-def filters(ctx: Ctx, who: Who) -> dict[str, Any]:
+def filter_values(ctx: ReviewContext) -> dict[str, Any]:
+    """Splits, kinds and regions present among the items (read once at start-up: items change only then)."""
     with ctx.store.read() as s:
         rows = s.execute(select(Item.split, Item.kind, Item.qa_kind, Item.region).distinct()).all()
     return {
@@ -49,6 +49,11 @@ def filters(ctx: Ctx, who: Who) -> dict[str, Any]:
         "kinds": sorted({r[1] for r in rows} | {r[2] for r in rows if r[2]}),
         "regions": sorted({r[3] for r in rows if r[3]}, key=path_sort_key),
     }
+
+
+@router.get("/filters")
+def filters(ctx: Ctx, who: Who) -> dict[str, Any]:
+    return ctx.filters
 
 
 @router.get("/regions")

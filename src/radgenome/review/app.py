@@ -61,6 +61,8 @@ def create_app(
         max_open=max_open, problems=loaded.problems,
     )
 
+    ctx.filters = api.filter_values(ctx)
+
     app = FastAPI(title="radgenome review", version="2", docs_url=None, redoc_url=None)
     app.add_middleware(SecurityMiddleware, max_body=max_body)
     app.add_exception_handler(RequestValidationError, validation_error)

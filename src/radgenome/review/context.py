@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -27,6 +27,8 @@ class ReviewContext:
     max_open: int
     problems: list[str]
     """Rows of the build that could not become items (named at start-up)."""
+    filters: dict[str, Any] = field(default_factory=dict)
+    """Filter values of the items (see :func:`radgenome.review.api.filter_values`)."""
 
 
 def context(request: Request) -> ReviewContext:
