@@ -266,6 +266,7 @@ async function decide(verdict) {
     refreshProgress().catch(() => {});
     const next = state.items.findIndex((x, j) => j > state.index && !state.decided.has(x.id));
     if (next >= 0) await select(next);
+    else if (stored.adjudication) renderQueue(); // an admin settling items claims nothing
     else {
       const res = await claim();
       const fresh = state.items.findIndex((x) => !state.decided.has(x.id));
