@@ -150,9 +150,8 @@ def test_review_in_the_browser(sample_out: Path, tmp_path: Path) -> None:
             first = page.locator(".queue-item.active .qi-text").inner_text()
             page.keyboard.press("a")
             _decisions(page, 1)
-            assert page.locator(".queue-item.active .qi-text").inner_text() == first  # the lobe's second path
-            page.keyboard.press("a")
-            _decisions(page, 2)
+            # one item per node and region: the lobe's second path (lung upper lobe/...) is not asked again
+            assert page.locator(".queue-item.active .qi-text").inner_text() != first
             # the next item's region has no mask (the phantom has no pleura): the viewer says so
             assert page.locator("#item-path").inner_text() == "pleura/pleura"
             page.wait_for_selector("body[data-mask='none']")
@@ -174,7 +173,7 @@ def test_review_in_the_browser(sample_out: Path, tmp_path: Path) -> None:
             page.keyboard.press("Escape")
             edited = page.locator("#edit-text").input_value()
             page.keyboard.press("Control+Enter")
-            _decisions(page, 3)
+            _decisions(page, 2)
 
             # ---- undo: back to that item, every field as it was
             page.keyboard.press("u")
@@ -184,7 +183,7 @@ def test_review_in_the_browser(sample_out: Path, tmp_path: Path) -> None:
             assert page.locator("#mask-wrong").is_checked()
             assert page.locator("#comment").input_value() == "=check the lobe"
             page.keyboard.press("Control+Enter")  # and saved again as it was
-            _decisions(page, 4)
+            _decisions(page, 3)
 
             # ---- hostile report text is shown as text, never run or parsed
             page.locator(".queue-item", has_text="Atelectasis").first.click()
@@ -234,10 +233,10 @@ def test_review_in_the_browser(sample_out: Path, tmp_path: Path) -> None:
         leases = s.scalar(select(Assignment.expires_at).join(User, User.id == Assignment.user_id)
                           .where(User.name == "eve", Assignment.decision_id.is_(None)).limit(1))
     store.dispose()
-    assert [d.verdict for d in rows] == ["accept", "accept", "correct", "correct"]
-    assert rows[2].undone_at is not None and rows[3].undone_at is None and rows[2].item_id == rows[3].item_id
-    assert rows[3].text is not None and rows[3].text.endswith("(edited)")
-    assert rows[3].path == "lung/lung/right lung/right lung middle lobe" and rows[3].mask_wrong
-    assert rows[3].comment == "=check the lobe"
-    assert len({d.key for d in rows}) == 4
+    assert [d.verdict for d in rows] == ["accept", "correct", "correct"]
+    assert rows[1].undone_at is not None and rows[2].undone_at is None and rows[1].item_id == rows[2].item_id
+    assert rows[2].text is not None and rows[2].text.endswith("(edited)")
+    assert rows[2].path == "lung/lung/right lung/right lung middle lobe" and rows[2].mask_wrong
+    assert rows[2].comment == "=check the lobe"
+    assert len({d.key for d in rows}) == 3
     assert leases is not None  # eve still holds leased, undecided items

@@ -10,7 +10,7 @@ import pytest
 
 from radgenome.dataset.schemas import SENTENCE_SCHEMA
 from radgenome.model import OutputLayout
-from radgenome.review.sources import NotABuildError, load_items
+from radgenome.review.sources import NotABuildError, load_items, reading_order
 
 SENTENCES_FILE = OutputLayout.GROUNDED_SENTENCES
 QA_FILE = OutputLayout.QA_PAIRS
@@ -34,14 +34,19 @@ def _rewrite_node_paths(out: Path, text_start: str, paths: list[str]) -> None:
     pq.write_table(pa.Table.from_pylist(rows, schema=SENTENCE_SCHEMA), file)
 
 
-def test_one_item_per_recorded_path(sample_out: Path) -> None:
+def test_one_item_per_node_and_region_of_the_recorded_paths(sample_out: Path) -> None:
     loaded = load_items(sample_out)
     assert not loaded.problems
     sentences = pq.read_table(sample_out / SENTENCES_FILE).to_pylist()
-    expected = {(r["stem"], r["sentence_index"], p) for r in sentences if r["in_region_report"]
-                for p in r["node_paths"]}
-    got = {(i.stem, i.sentence_index, i.path) for i in loaded.items if i.kind == "sentence"}
+    expected: dict[tuple[str, int, str, str], str] = {}
+    for r in sentences:
+        if r["in_region_report"]:
+            for p in reading_order(r["node_paths"]):
+                expected.setdefault((r["stem"], r["sentence_index"], p.rsplit("/", 1)[-1], p.split("/")[0]), p)
+    got = {(i.stem, i.sentence_index, i.node, i.region): i.path for i in loaded.items if i.kind == "sentence"}
     assert got == expected
+    lobes = [i.path for i in loaded.items if i.kind == "sentence" and i.node == "right lung lower lobe"]
+    assert lobes and set(lobes) == {"lung/lung/right lung/right lung lower lobe"}  # one item, read through its side
     aorta = sorted(i.path for i in loaded.items if i.kind == "sentence" and i.node == "aorta")
     assert aorta == sorted(p for r in sentences if r["text"].startswith("Calcified plaques") for p in r["node_paths"])
     for item in loaded.items:

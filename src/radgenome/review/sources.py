@@ -2,9 +2,12 @@
 
 - **Grounded sentence items** come from ``OUT/dataset/grounded_sentences.parquet``
   (:data:`radgenome.dataset.schemas.SENTENCE_SCHEMA`): one item per sentence that feeds the region report
-  (``in_region_report``) and per RadGenome path the build recorded for it (``node_paths``). The path is the
-  one the text engine chose for that sentence — a node with two parents (``aorta``) gives an item per recorded
-  path, never a path picked here from the hierarchy.
+  (``in_region_report``) and per (node, top-level region) of the RadGenome paths the build recorded for it
+  (``node_paths``). The path is the one the text engine chose for that sentence, never a path picked here from
+  the hierarchy; a node recorded under two top-level regions gives an item for each, while the two paths of a
+  node inside one region (``lung/lung/left lung/left lung upper lobe`` and ``lung/lung/lung upper lobe/left lung
+  upper lobe``) are the same question for a reader and give one item (the path through the node's side, as a
+  radiologist reads it: :func:`reading_order`).
 - **QA items** come from ``OUT/dataset/qa_pairs.parquet`` (:data:`radgenome.dataset.schemas.QA_SCHEMA`), with
   the path the dataset writer recorded.
 - The **report** shown beside an item and the files it points at come from ``OUT/cases/<stem>.json``, read on
@@ -93,6 +96,18 @@ def _path_node(h: Hierarchy, path: str) -> str:
     return h.node_of_path(path)
 
 
+def reading_order(paths: Iterable[str]) -> list[str]:
+    """Recorded paths, those whose parent carries the node's side (``left lung`` above ``left lung upper lobe``,
+    ``left rib`` above ``left rib 7``) first; otherwise in recorded order."""
+
+    def lateral_parent(path: str) -> bool:
+        parts = path.split("/")
+        side = parts[-1].split(" ", 1)[0]
+        return len(parts) > 1 and side in ("left", "right") and parts[-2].startswith(side + " ")
+
+    return sorted(dict.fromkeys(paths), key=lambda p: not lateral_parent(p))
+
+
 def sentence_items(out: Path, stems: set[str], h: Hierarchy, loaded: LoadedItems) -> dict[tuple[str, int], str]:
     """Add the grounded-sentence items; returns the flags of every sentence by (stem, index) for the QA items."""
     file = OutputLayout(out).grounded_sentences
@@ -107,12 +122,16 @@ def sentence_items(out: Path, stems: set[str], h: Hierarchy, loaded: LoadedItems
             loaded.problems.append(f"{file}: {row['volume']}: no case record {OutputLayout.CASES}/{stem}.json")
             continue
         status = {str(m["node"]): str(m["status"] or "") for m in row["masks"] or []}
-        for path in dict.fromkeys(row["node_paths"] or []):
+        asked: set[tuple[str, str]] = set()
+        for path in reading_order(row["node_paths"] or []):
             try:
                 node = _path_node(h, path)
             except UnknownNodeError:
                 loaded.problems.append(f"{file}: {row['volume']} sentence {index}: {path!r} is not a region path")
                 continue
+            if (node, region_of(path)) in asked:
+                continue  # another path of this node in the same region: the same question for the reader
+            asked.add((node, region_of(path)))
             loaded.items.append(ItemSpec(
                 id=item_id("sentence", row["volume"], index, path),
                 kind="sentence",
