@@ -236,6 +236,7 @@ class ClassicalSegmenter:
         x_mid = float(g.centroid_world(body)[0])
         lap("body")
         thorax = thorax_mod.find_thorax(g, body)
+        warnings += [f"thorax: {n}" for n in thorax.notes if "vertebral" not in n]  # the bones say that one
         lap("thorax")
         aw = airway_mod.segment_airway(g, body, x_mid, thorax.spine)
         warnings += [f"airway: {n}" for n in aw.notes]
