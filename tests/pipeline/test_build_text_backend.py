@@ -17,7 +17,7 @@ from radgenome.cli import app
 from radgenome.model import read_record
 from radgenome.testing import Reply, ScriptedServer
 
-pytest.importorskip("openai")
+pytest.importorskip("httpx")
 
 
 def _answer(sentence: str) -> Reply:

@@ -14,7 +14,7 @@ from radgenome.pipeline.text_run import run_text
 from radgenome.testing import Reply, ScriptedServer
 from radgenome.text.llm.settings import LLMSettings
 
-pytest.importorskip("openai")
+pytest.importorskip("httpx")
 
 REPORTS = [
     {
