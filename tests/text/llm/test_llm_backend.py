@@ -365,7 +365,7 @@ def test_unusable_answers_in_a_row_abort_the_pass(
     verdict = backend.verdict()
     assert not verdict.ok and verdict.aborted
     assert "4 unusable answers in a row; the last: llm_schema_violation" in verdict.message
-    assert "the model answered 0 of 30 sentences sent to it" in verdict.message
+    assert "The model answered 0 of 30 sentences sent to it; fell back to the rules: " in verdict.message
 
 
 def test_server_failures_abort_the_pass_and_it_stays_aborted(

@@ -182,8 +182,9 @@ class LLMBackend:
         failures = st.failure_summary()
         where = f"; per-sentence log: {self.log_path}" if self.log_path is not None else ""
         if st.aborted:
-            return RunVerdict(False, f"LLM pass aborted: {st.aborted}. {counts}" + (f" ({failures})" if failures
-                                                                                      else "") + where, True)
+            fell_back = f"; fell back to the rules: {failures}" if failures else ""
+            return RunVerdict(False, f"LLM pass aborted: {st.aborted}. {counts[0].upper()}{counts[1:]}{fell_back}"
+                              f"{where}", True)
         if st.success_rate < self.settings.min_success:
             return RunVerdict(
                 False,
