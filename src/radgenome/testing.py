@@ -99,6 +99,8 @@ GATHER_SAFETY_S = 60.0
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 256
+    """Listen backlog (socketserver's default of 5 drops connections when many arrive at once)."""
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         if isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
