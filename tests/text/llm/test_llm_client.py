@@ -312,3 +312,16 @@ def test_preflight_chat_endpoint_hangs(server: ScriptedServer, make_settings: Ma
     with pytest.raises(LLMServerError) as info:
         ChatClient(make_settings(timeout_s=0.5)).preflight()
     assert f"no complete answer from {server.url}/chat/completions within 0.5 s" in str(info.value)
+
+
+def test_works_from_inside_a_running_event_loop(server: ScriptedServer, make_settings: Make) -> None:
+    """Jupyter and async apps call the blocking API from a thread that already runs a loop."""
+    import asyncio
+
+    server.script["s"] = [Reply.answer(["heart"])]
+    client = ChatClient(make_settings())
+
+    async def caller() -> bool:
+        return client.complete(build_messages("s")).ok
+
+    assert asyncio.run(caller())
