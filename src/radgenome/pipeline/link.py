@@ -6,7 +6,9 @@ label map's structures (:func:`radgenome.regions.resolve`); its status is decide
 
 1. ``ok`` — the union holds at least one voxel;
 2. ``no_structure`` — ``others``, a node unknown to the mask vocabulary, or no structure of the union is
-   one the backend segments (its vocabulary: :func:`backend_vocabulary`, else the label map's label table);
+   one the backend segments (its vocabulary: :func:`backend_vocabulary`, else the label map's label table) —
+   for this scan: finer structures the backend says it did not make here (a ``"<node>: not subdivided in this
+   case (...)"`` warning, e.g. vertebral levels without a level anchor in view) do not count;
 3. ``outside_fov`` — the backend segments the node but it lies where this scan does not reach (rule below);
 4. ``empty`` — the backend segments the node's structures, the scan covers it, and no voxel was found.
 
@@ -43,7 +45,7 @@ import numpy as np
 from radgenome.anatomy import UnknownNodeError, load_hierarchy
 from radgenome.model import CaseFlag, MaskLink, MaskStatus, Polarity, ReportAnalysis
 from radgenome.regions import NotAMaskError, resolve
-from radgenome.segmentation.base import outside_fov_nodes
+from radgenome.segmentation.base import not_subdivided_nodes, outside_fov_nodes
 
 BELOW_LUNG_BASE: dict[str, float] = {
     "abdomen": 10.0,
@@ -104,6 +106,8 @@ class LabelInfo:
     centroid_mm: dict[str, np.ndarray] = field(default_factory=dict)
     outside: frozenset[str] = frozenset()
     """Regions the backend declared outside the field of view (its ``outside the field of view`` warnings)."""
+    unsplit: frozenset[str] = frozenset()
+    """Nodes whose finer structures the backend did not make for this scan (its ``not subdivided`` warnings)."""
 
     @classmethod
     def from_sidecar(cls, sidecar: dict[str, Any]) -> LabelInfo:
@@ -112,7 +116,8 @@ class LabelInfo:
         names = list(sidecar.get("labels", {}).values())
         vocab = backend_vocabulary(str(sidecar.get("backend", "")))
         outside = frozenset(outside_fov_nodes(sidecar.get("warnings", []) or []))
-        info = cls(voxels, frozenset(names) | (vocab or frozenset()), outside=outside)
+        unsplit = frozenset(not_subdivided_nodes(sidecar.get("warnings", []) or []))
+        info = cls(voxels, frozenset(names) | (vocab or frozenset()), outside=outside, unsplit=unsplit)
         stats: dict[str, Any] = sidecar.get("stats", {})
         for name in names:
             s = stats.get(name, {})
@@ -203,11 +208,16 @@ class Linker:
         self.body_z: tuple[float, float] | None = None
         self.declared: frozenset[str] = frozenset()
         """Structure names inside the regions the backend declared outside the field of view."""
+        self.unmade: frozenset[str] = frozenset()
+        """Structure names the backend did not make for this scan (finer structures of a node it declared not
+        subdivided, e.g. the levels of unnumbered ``vertebrae``) and that are absent from the label map."""
         if info is not None:
             lung = _members("lung") or frozenset()
             self.lung_z = info.union_z(lung)
             self.body_z = info.union_z(["body"]) or info.union_z(info.z_range)
             self.declared = frozenset().union(*[_members(n) or frozenset({n}) for n in info.outside])
+            present = frozenset(n for n, v in info.voxels.items() if v > 0)
+            self.unmade = frozenset().union(*[_members(n) or frozenset({n}) for n in info.unsplit]) - present
 
     def outside_fov(self, node: str) -> bool:
         if self.lung_z is None or self.body_z is None:
@@ -236,7 +246,7 @@ class Linker:
         if present:
             return MaskLink(node=node, status="ok", voxels=sum(self.info.voxels[n] for n in present),
                             structures=present)
-        segmentable = sorted(members & self.info.vocabulary)
+        segmentable = sorted((members & self.info.vocabulary) - self.unmade)
         status: MaskStatus
         if not segmentable:
             status = "no_structure"

@@ -61,3 +61,27 @@ def outside_fov_nodes(warnings: Iterable[str]) -> list[str]:
         if sep and rest.startswith(OUTSIDE_FOV) and head.strip() and head.strip() not in out:
             out.append(head.strip())
     return out
+
+
+NOT_SUBDIVIDED = "not subdivided in this case"
+"""Marker of the warnings that say a node's finer structures were not made for this scan (see
+:func:`not_subdivided_warning`)."""
+
+
+def not_subdivided_warning(node: str, reason: str) -> str:
+    """The warning a backend gives when it could not make ``node``'s finer structures for this scan although it
+    makes them elsewhere (e.g. ``vertebrae`` left unnumbered when no level anchor is in view):
+    ``"<node>: not subdivided in this case (<reason>)"``. Linking reads these back (:func:`not_subdivided_nodes`):
+    a node whose segmentable structures are all such missing finer structures has no structure in this case
+    (``no_structure``), not an ``empty`` mask."""
+    return f"{node}: {NOT_SUBDIVIDED} ({reason})"
+
+
+def not_subdivided_nodes(warnings: Iterable[str]) -> list[str]:
+    """The nodes named by :func:`not_subdivided_warning` warnings, in order."""
+    out: list[str] = []
+    for w in warnings:
+        head, sep, rest = str(w).partition(": ")
+        if sep and rest.startswith(NOT_SUBDIVIDED) and head.strip() and head.strip() not in out:
+            out.append(head.strip())
+    return out

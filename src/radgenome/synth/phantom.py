@@ -31,6 +31,8 @@ from typing import Any
 
 import numpy as np
 
+from radgenome.synth.spine import S1_INDEX, T1_INDEX, Level, levels_in, spine_levels, thoracic
+
 __all__ = [
     "FOV_PRESETS",
     "LOBES",
@@ -55,7 +57,7 @@ LOBES: tuple[str, ...] = (
 # ---------------------------------------------------------------------------------------------------------
 BODY_CY = -5.0
 BODY_AX, BODY_AY = 150.0, 112.0  # chest body half-axes
-NECK_AX, NECK_AY, NECK_CY = 65.0, 60.0, 0.0
+NECK_AX, NECK_AY, NECK_CY = 65.0, 78.0, -37.0  # the cervical spine lies in the back of the neck
 NECK_Z0, NECK_Z1 = 150.0, 175.0  # chest -> neck transition
 FAT_MM = 12.0  # subcutaneous fat thickness
 CAV_AX, CAV_AY = 114.0, 82.0  # pleural cavity half-axes
@@ -74,8 +76,10 @@ SPLEEN_C, SPLEEN_R = (-85.0, -40.0, -100.0), (22.0, 40.0, 35.0)
 STOMACH_C, STOMACH_R = (-50.0, 35.0, -105.0), (38.0, 32.0, 32.0)
 VERT_C = (0.0, -60.0)
 VERT_R = 18.0
+CERVICAL_R = 13.0
 CANAL_C, CANAL_R = (0.0, -86.0), 8.0
-T1_Z, VERT_PITCH, DISC_MM = 135.0, 25.0, 4.0
+STERNUM_Z = (-15.0, 135.0)
+CARTILAGE_R = 4.0
 RIB_R = 5.0
 RIB_OFFSET = 8.0  # rib centreline this far outside the cavity ellipse
 CLAV_R = 7.0
@@ -110,6 +114,7 @@ HU = {
     "cortical": 900.0,
     "trabecular": 250.0,
     "disc": 80.0,
+    "cartilage": 120.0,
     "canal": 20.0,
     "fissure": -650.0,
     "nodule": 30.0,
@@ -213,29 +218,15 @@ def _ellipsoid(x: np.ndarray, y: np.ndarray, z: np.ndarray, c: Sequence[float], 
     return ((x - c[0]) / r[0]) ** 2 + ((y - c[1]) / r[1]) ** 2 + ((z - c[2]) / r[2]) ** 2 <= 1.0
 
 
-def _vertebra_levels(z_lo: float, z_hi: float) -> list[tuple[str, float]]:
-    """(name, centre z) of the vertebrae whose bodies intersect [z_lo, z_hi]."""
-    out: list[tuple[str, float]] = []
-    for k in range(-7, 18):  # C1..C7 (k=-7..-1), T1..T12 (0..11), L1..L5 (12..16), S1 (17)
-        zc = T1_Z - k * VERT_PITCH
-        if zc + VERT_PITCH / 2 < z_lo or zc - VERT_PITCH / 2 > z_hi:
-            continue
-        if k < 0:
-            n = 8 + k
-            name = f"cervical vertebrae {n} (c{n})"
-        elif k < 12:
-            name = f"thoracic vertebrae {k + 1} (t{k + 1})"
-        elif k < 17:
-            name = f"lumbar vertebrae {k - 11} (l{k - 11})"
-        else:
-            name = "sacral vertebrae 1 (s1)"
-        out.append((name, zc))
-    return out
+def _rib_path(levels: tuple[Level, ...], side: int, k: int, n: int = 40) -> tuple[np.ndarray, float]:
+    """Centreline (n + 1, 3) of rib ``k`` (1..12) on one side, from its head on vertebra ``T k``, and its radius.
 
-
-def _rib_path(side: int, k: int, n: int = 40) -> tuple[np.ndarray, float]:
-    """Centreline (n, 3) of rib ``k`` (1..12) on one side, and its radius."""
-    z_post = T1_Z - (k - 1) * VERT_PITCH - 5.0
+    Ribs 2-9 articulate at the top of their vertebra (the head straddles the disc above it), ribs 1, 10, 11 and 12
+    on the upper part of their own body only; the tubercle meets the transverse process at the pedicles' level.
+    """
+    lv = thoracic(levels, k)
+    z_head = lv.top - 1.0 if 2 <= k <= 9 else lv.centre + 0.25 * lv.height
+    z_post = min(z_head - 2.0, lv.centre + 0.3 * lv.height)  # the tubercle
     end = {1: 2.55, 2: 2.6, 3: 2.65, 4: 2.65, 5: 2.65, 6: 2.6, 7: 2.5, 8: 2.25, 9: 2.05, 10: 1.9}.get(k, 1.35)
     phi = np.linspace(0.28, end, n)
     drop = 18.0 + 2.5 * min(k, 8)
@@ -246,9 +237,64 @@ def _rib_path(side: int, k: int, n: int = 40) -> tuple[np.ndarray, float]:
     x = side * ax * np.sin(phi)
     y = BODY_CY - ay * np.cos(phi)
     pts = np.stack([x, y, z], axis=1)
-    # join the head of the rib to the vertebra
-    head = np.array([[side * 14.0, VERT_C[1] - 6.0, z_post + 2.0]])
+    # the head against the vertebral body, the neck joining it to the tubercle
+    head = np.array([[side * 14.0, VERT_C[1] - 6.0, z_head]])
     return np.concatenate([head, pts], axis=0), RIB_R if k > 1 else RIB_R * 0.9
+
+
+def _column_profiles(
+    levels: tuple[Level, ...], zc: np.ndarray, dz: float, tab: dict[str, float]
+) -> tuple[np.ndarray, np.ndarray, list[str | None]]:
+    """HU of the vertebral column's core (trabecular bodies, cortical endplates, discs) and of its 2 mm cortical
+    shell, per slice centred at ``zc`` and ``dz`` thick (the slice averages what it spans; NaN outside the
+    column), and the level at each slice centre."""
+    fine = 0.25
+    edges = np.arange(float(zc.min()) - dz, float(zc.max()) + dz + fine, fine)
+    core = np.full(len(edges), np.nan)
+    shell = np.full(len(edges), np.nan)
+    for lv in levels:
+        body = (edges >= lv.bottom) & (edges <= lv.top)
+        plate = body & ((edges <= lv.bottom + 2.0) | (edges >= lv.top - 2.0))
+        core[body] = tab["trabecular"]
+        core[plate] = tab["cortical"]
+        shell[body] = tab["cortical"]
+        if lv.disc_below > 0:
+            disc = (edges < lv.bottom) & (edges >= lv.bottom - lv.disc_below)
+            core[disc] = tab["disc"]
+            shell[disc] = tab["disc"]
+    inside = np.isfinite(core)
+    out_core = np.full(len(zc), np.nan, dtype=np.float32)
+    out_shell = np.full(len(zc), np.nan, dtype=np.float32)
+    for n, z0 in enumerate(zc):
+        w = (edges >= z0 - dz / 2.0) & (edges < z0 + dz / 2.0)
+        if not (w & inside).any():
+            continue
+        soft = tab["muscle"]
+        out_core[n] = float(np.where(inside[w], core[w], soft).mean())
+        out_shell[n] = float(np.where(inside[w], shell[w], soft).mean())
+    at = [next((lv.name for lv in levels if lv.bottom <= z0 <= lv.top), None) for z0 in zc]
+    return out_core[None, None, :], out_shell[None, None, :], at
+
+
+def _cartilage_paths(levels: tuple[Level, ...], side: int) -> list[tuple[int, np.ndarray]]:
+    """(rib number, centreline) of the costal cartilages of ribs 1-10 on one side: ribs 1-7 reach the sternum's
+    edge, ribs 8-10 join the cartilage of the rib above (ribs 11 and 12 float)."""
+    out: list[tuple[int, np.ndarray]] = []
+    ys = BODY_CY + BODY_AY - 20.0  # the sternum's plane
+    prev: np.ndarray | None = None
+    for k in range(1, 11):
+        a = _rib_path(levels, side, k)[0][-1]
+        if k <= 7:
+            zs = float(np.clip(a[2] + 4.0 + 3.0 * k, STERNUM_Z[0] + 4.0, STERNUM_Z[1] - 10.0))
+            b = np.array([side * 15.0, ys, zs])
+        else:
+            assert prev is not None
+            b = prev[len(prev) // 2]
+        mid = (a + b) / 2.0 + np.array([0.0, 4.0, 0.0])
+        pts = np.stack([a, mid, b])
+        out.append((k, pts))
+        prev = np.linspace(pts[0], pts[-1], 9)
+    return out
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -378,14 +424,18 @@ def _esophagus_path() -> np.ndarray:
 # ---------------------------------------------------------------------------------------------------------
 # The phantom
 # ---------------------------------------------------------------------------------------------------------
-def _structure_names(female: bool, z_lo: float, z_hi: float, abdomen: bool = False) -> list[str]:
+def _structure_names(
+    female: bool, z_lo: float, z_hi: float, abdomen: bool = False, levels: tuple[Level, ...] | None = None
+) -> list[str]:
     names = ["body", "abdominal tissue", "mediastinal tissue", *LOBES]
     names += ["liver", "spleen", "stomach", "heart", "aorta", "esophagus", "trachea", "bronchie"]
     names += ["left thyroid", "right thyroid"]
     if female:
         names += ["left breast", "right breast"]
-    names += [n for n, _ in _vertebra_levels(z_lo, z_hi)]
+    levels = levels if levels is not None else spine_levels()
+    names += [lv.name for lv in levels_in(levels, z_lo, z_hi) if abdomen or lv.index != S1_INDEX]
     names += [f"{side} rib {k}" for side in ("left", "right") for k in range(1, 13)]
+    names += ["costal cartilage"]
     names += ["sternum", "left clavicle", "right clavicle", "left scapula", "right scapula"]
     names += ["lung nodule", "lung effusion"]
     if abdomen:
@@ -451,6 +501,7 @@ def make_phantom(
     z_range: tuple[float, float] | None = None,
     abdomen: bool | None = None,
     bowel_gas: bool = True,
+    spine_variation: float = 0.0,
 ) -> Phantom:
     """Draw a synthetic chest CT.
 
@@ -478,6 +529,9 @@ def make_phantom(
         abdomen: draw kidneys, colon, small bowel, rectum, bladder and the pelvic bones; None: when the field
             of view reaches below ``ABDOMEN_AUTO_Z`` (the default chest grid does not).
         bowel_gas: gas (air-fluid levels) in colon, small bowel and rectum (needs the abdomen).
+        spine_variation: vertebral body heights and discs each scaled by a factor in ``[1 - v, 1 + v]`` drawn
+            from ``seed`` (:func:`radgenome.synth.spine.spine_levels`); 0 = the standard column. The ribs follow
+            their vertebrae (rib ``k`` on ``T k``), so the numbering truth moves with them.
     """
     sp = np.asarray(spacing, dtype=np.float64)
     if z_range is not None:
@@ -499,7 +553,8 @@ def make_phantom(
     if abdomen is None:
         abdomen = z_lo < ABDOMEN_AUTO_Z
 
-    names = _structure_names(female, z_lo - 30.0, z_hi + 30.0, abdomen)
+    levels = spine_levels(spine_variation, seed)
+    names = _structure_names(female, z_lo - 30.0, z_hi + 30.0, abdomen, levels)
     ids = {n: i + 1 for i, n in enumerate(names)}
     labelmap = np.zeros(shape, dtype=np.uint8)
     hu = np.full(shape, tab["air"], dtype=np.float32)
@@ -525,6 +580,7 @@ def make_phantom(
             stomach_gas,
             grid.spacing,
             tab,
+            levels,
             abdomen,
         )
 
@@ -602,7 +658,7 @@ def make_phantom(
     # Ribs and clavicles (cortex + trabecular core)
     for side, sname in ((1, "right"), (-1, "left")):
         for k in range(1, 13):
-            pts, r = _rib_path(side, k)
+            pts, r = _rib_path(levels, side, k)
             _paint_tube(
                 grid,
                 labelmap,
@@ -626,6 +682,13 @@ def make_phantom(
             inner=(1.8, tab["trabecular"]),
             only_where=body,
         )
+    lungs = np.isin(labelmap, lung_ids)
+    for side in (1, -1):
+        for _k, pts in _cartilage_paths(levels, side):
+            _paint_tube(
+                grid, labelmap, hu, pts, CARTILAGE_R, ids["costal cartilage"], tab["cartilage"],
+                only_where=body & ~lungs,
+            )
     labels = {i: n for n, i in ids.items()}
 
     lesions: dict[str, np.ndarray] = {}
@@ -687,6 +750,8 @@ def make_phantom(
         "z_range": (z_lo, z_hi),
         "abdomen": abdomen,
         "bowel_gas": bowel_gas and abdomen,
+        "spine_variation": spine_variation,
+        "levels": {lv.name: (lv.bottom, lv.top) for lv in levels},
     }
     return Phantom(
         hu=out,
@@ -713,6 +778,7 @@ def _paint_chunk(
     stomach_gas: bool,
     spacing: np.ndarray,
     tab: dict[str, float],
+    levels: tuple[Level, ...],
     abdomen: bool = False,
 ) -> None:
     """Paint the smooth (formula-defined) structures of a slab of slices in place (HU from ``tab``)."""
@@ -788,34 +854,44 @@ def _paint_chunk(
     if "chamber" in tab:  # contrast-filled chambers inside an 8 mm enhanced wall
         put(heart & _ellipsoid(x, y, z, HEART_C, [r - 8.0 for r in HEART_R]), None, tab["chamber"])
 
-    # bones: vertebrae (body + posterior arch), sternum, scapulae
-    r_vert = np.sqrt((x - VERT_C[0]) ** 2 + (y - VERT_C[1]) ** 2)
+    # bones: vertebrae (body + posterior arch) level by level with the discs between, sternum, scapulae
     r_canal = np.sqrt((x - CANAL_C[0]) ** 2 + (y - CANAL_C[1]) ** 2)
     arch = (r_canal > CANAL_R) & (r_canal <= CANAL_R + 7.0) & (y < VERT_C[1] - VERT_R + 8.0)
     spinous = (np.abs(x) < 4.0) & (y < CANAL_C[1]) & (y > CANAL_C[1] - 24.0)
-    transverse = (np.abs(y - (CANAL_C[1] + 2.0)) < 4.5) & (np.abs(x) < 30.0)
     zz = z[0, 0, :]
-    for name, zc in _vertebra_levels(float(zz.min()) - 30.0, float(zz.max()) + 30.0):
-        level = np.abs(z - zc) <= (VERT_PITCH - DISC_MM) / 2.0
-        vb = (r_vert <= VERT_R) & level
-        put(vb, name, tab["cortical"])
-        put(
-            vb & (r_vert <= VERT_R - 2.0) & (np.abs(z - zc) <= (VERT_PITCH - DISC_MM) / 2.0 - 2.0),
-            None,
-            tab["trabecular"],
-        )
-        post = (arch | spinous | transverse) & (np.abs(z - zc + 3.0) <= (VERT_PITCH - DISC_MM) / 2.0) & body
-        put(post, name, 500.0)
-    put((r_vert <= VERT_R) & ~np.isin(lab, [ids[n] for n in ids if "vertebrae" in n]) & body, None, tab["disc"])
+    dz = float(spacing[2])
+    core_hu, shell_hu, slice_level = _column_profiles(levels, zz, dz, tab)
+    for lv in levels_in(levels, float(zz.min()) - 30.0, float(zz.max()) + 30.0):
+        if lv.name not in ids:
+            continue  # S1 without the pelvis drawn
+        r = VERT_R if lv.index >= T1_INDEX else CERVICAL_R
+        cyb = VERT_C[1] - VERT_R + r  # the posterior wall (the canal's front) stays in place
+        rv = np.sqrt((x - VERT_C[0]) ** 2 + (y - cyb) ** 2)
+        # body and the disc below it, with the partial volume of the slice thickness along z (endplates and
+        # discs thinner than a slice are averaged into it, as a scanner does)
+        span = (z >= lv.bottom - lv.disc_below - dz) & (z <= lv.top + dz)
+        cyl = (rv <= r) & span & body & np.isfinite(core_hu)
+        shell = cyl & (rv > r - 2.0)
+        hu[cyl] = np.broadcast_to(core_hu, cyl.shape)[cyl]
+        hu[shell] = np.broadcast_to(shell_hu, shell.shape)[shell]
+        lab[(rv <= r) & (np.abs(z - lv.centre) <= lv.height / 2.0) & body] = ids[lv.name]
+        if lv.index == S1_INDEX:
+            continue  # the sacrum has no free arch: drawn with the pelvis
+        # transverse processes: long in the lumbar spine (not ribs)
+        tp = 45.0 if lv.index > T1_INDEX + 11 else 30.0
+        transverse = (np.abs(y - (CANAL_C[1] + 2.0)) < 4.5) & (np.abs(x) < tp)
+        post = (arch | spinous | transverse) & (np.abs(z - lv.centre + 3.0) <= lv.height / 2.0) & body
+        put(post, lv.name, 500.0)
+    _ = slice_level
     hu[(r_canal <= CANAL_R) & body] = tab["canal"]
 
     ys = BODY_CY + BODY_AY - 20.0  # subcutaneous: about 14-26 mm below the anterior skin
-    sternum = (np.abs(x) < 15.0) & (np.abs(y - ys) < 6.0) & (z > -15.0) & (z < 135.0) & body
+    sternum = (np.abs(x) < 15.0) & (np.abs(y - ys) < 6.0) & (z > STERNUM_Z[0]) & (z < STERNUM_Z[1]) & body
     put(sternum, "sternum", tab["cortical"])
     put(sternum & (np.abs(x) < 13.0) & (np.abs(y - ys) < 4.0), None, tab["trabecular"])
 
     if abdomen:
-        _paint_pelvis(put, x, y, z, body, tab)
+        _paint_pelvis(put, x, y, z, body, tab, levels[S1_INDEX])
 
     sc_ax, sc_ay = CAV_AX + 24.0, CAV_AY + 24.0
     rs = np.sqrt((x / sc_ax) ** 2 + ((y - BODY_CY) / sc_ay) ** 2)
@@ -827,9 +903,10 @@ def _paint_chunk(
 
 
 def _paint_pelvis(
-    put: Any, x: np.ndarray, y: np.ndarray, z: np.ndarray, body: np.ndarray, tab: dict[str, float]
+    put: Any, x: np.ndarray, y: np.ndarray, z: np.ndarray, body: np.ndarray, tab: dict[str, float], s1: Level
 ) -> None:
-    """Iliac wings (a shell of an ellipsoid, posterior-lateral), sacrum, pubic bones and femoral heads."""
+    """Iliac wings (a shell of an ellipsoid, posterior-lateral), sacrum (its top segment ``s1`` with the body
+    and the alae reaching the ilia), pubic bones and femoral heads."""
     if float(np.min(z)) > ILIAC_CREST_Z + 10.0:
         return
     r = np.sqrt(
@@ -839,14 +916,19 @@ def _paint_pelvis(
     )
     shell = np.abs(r - 1.0) * min(ILIAC_R) < ILIAC_SHELL_MM / 2.0
     wing = shell & (np.abs(x) > 42.0) & (y < 45.0) & (z < ILIAC_CREST_Z) & (z > FEMUR_HEAD_C[2] + 10.0)
-    # sacrum: a posterior midline wedge below S1, curving backwards
-    zs = np.clip((-302.0 - z) / 100.0, 0.0, 1.0)
-    sac = (z < -302.0) & (z > -400.0) & (np.abs(x) < 48.0 - 30.0 * zs)
+    # sacrum: a posterior midline wedge from the top of S1 down, curving backwards; S1 also has its body
+    zs = np.clip((s1.top - z) / 100.0, 0.0, 1.0)
+    sac = (z <= s1.top) & (z > -400.0) & (np.abs(x) < 48.0 - 30.0 * zs)
     sac = sac & (y < -50.0 - 25.0 * zs) & (y > -78.0 - 30.0 * zs)
+    s1_seg = (z <= s1.top) & (z >= s1.bottom)
+    s1_body = s1_seg & ((x - VERT_C[0]) ** 2 + (y - VERT_C[1]) ** 2 <= VERT_R**2)
     # pubic bones: from the acetabula to the symphysis
     pub = (np.abs(z - (FEMUR_HEAD_C[2] - 8.0)) < 9.0) & (np.abs(y - (45.0 + 0.35 * (90.0 - np.abs(x)))) < 8.0)
     pub = pub & (np.abs(x) < 90.0)
-    put((wing | sac | pub) & body, "bone", tab["pelvic_bone"])
+    put((wing | pub) & ~s1_body & body, "bone", tab["pelvic_bone"])
+    # the sacrum is mostly marrow (trabecular bone), like the vertebral bodies above it
+    put(sac & ~s1_seg & ~s1_body & body, "bone", tab["trabecular"])
+    put(sac & s1_seg & ~s1_body & body, s1.name, tab["trabecular"])  # the S1 body: with the vertebrae
     for s, side in ((1, "right"), (-1, "left")):
         c = (s * FEMUR_HEAD_C[0], FEMUR_HEAD_C[1], FEMUR_HEAD_C[2])
         head = _ellipsoid(x, y, z, c, (FEMUR_HEAD_R,) * 3) & body

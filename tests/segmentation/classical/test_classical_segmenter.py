@@ -9,6 +9,7 @@ import pytest
 
 from radgenome.anatomy import TOP_LEVEL_REGIONS, is_mask_name, load_hierarchy
 from radgenome.model import CTVolume, Segmentation
+from radgenome.regions import region_mask
 from radgenome.segmentation.base import SegmentationError, Segmenter
 from radgenome.segmentation.classical import ClassicalSegmenter
 from radgenome.synth.phantom import LOBES, Phantom, make_phantom
@@ -21,7 +22,11 @@ def dice(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def seg_mask(seg: Segmentation, *names: str) -> np.ndarray:
-    return np.isin(seg.labelmap, [i for i, n in seg.labels.items() if n in names])
+    """Union of the named nodes' masks over the hierarchy (``vertebrae`` includes the numbered levels)."""
+    out = np.zeros(seg.labelmap.shape, dtype=bool)
+    for n in names:
+        out |= region_mask(seg.labelmap, seg.labels, n)
+    return out
 
 
 def seg_prefix(seg: Segmentation, prefix: str) -> np.ndarray:

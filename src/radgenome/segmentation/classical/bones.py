@@ -46,6 +46,8 @@ class Bones:
     notes: list[str] = field(default_factory=list)
     contrast: bool = False
     """Contrast-enhanced blood was detected between the lungs."""
+    unassigned: np.ndarray | None = None
+    """Bone voxels (after the contrast restriction) that no mask took: candidates for the ribs below the lungs."""
 
 
 def segment_bones(
@@ -126,7 +128,7 @@ def segment_bones(
                 rib = rest & thorax.ribs & sides[side] & (np.abs(x - sx) > 12.0)
                 if rib.any():
                     masks[f"{side} rib"] = rib
-        return Bones(masks, spine_xy, notes, contrast)
+        return Bones(masks, spine_xy, notes, contrast, _unassigned(bone, masks))
     near_lung = dilate(lungs, RIB_MAX_DIST_MM, g.spacing)
     lz_mid = (z >= lz0) & (z <= lz1)
     # sternum: anterior midline, subcutaneous
@@ -150,7 +152,14 @@ def segment_bones(
         rib &= ~between
         if rib.any():
             masks[f"{side} rib"] = rib
-    return Bones(masks, spine_xy, notes, contrast)
+    return Bones(masks, spine_xy, notes, contrast, _unassigned(bone, masks))
+
+
+def _unassigned(bone: np.ndarray, masks: dict[str, np.ndarray]) -> np.ndarray:
+    out = bone.copy()
+    for m in masks.values():
+        out &= ~m
+    return out
 
 
 def _between_lungs(lungs: np.ndarray, x: np.ndarray, sx: float) -> np.ndarray:

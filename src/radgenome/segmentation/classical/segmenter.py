@@ -7,16 +7,19 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from scipy import ndimage
 
 from radgenome import __version__
 from radgenome.anatomy import UnknownNodeError
 from radgenome.model import CTVolume, Segmentation, StructureInfo
 from radgenome.regions import NotAMaskError, resolve
-from radgenome.segmentation.base import SegmentationError
+from radgenome.segmentation.base import SegmentationError, not_subdivided_warning, outside_fov_warning
 from radgenome.segmentation.classical import airway as airway_mod
 from radgenome.segmentation.classical import bones as bones_mod
+from radgenome.segmentation.classical import cartilage as cartilage_mod
 from radgenome.segmentation.classical import fov as fov_mod
 from radgenome.segmentation.classical import frame as frame_mod
+from radgenome.segmentation.classical import levels as levels_mod
 from radgenome.segmentation.classical import lungs as lungs_mod
 from radgenome.segmentation.classical import mediastinum as med_mod
 from radgenome.segmentation.classical import soft_tissue as soft_mod
@@ -32,7 +35,7 @@ LUNG_METHOD = (
     "air <-400HU+cc3d, not gas, reached by the airway or inside the rib cage; lobe by anatomical planes (approximation)"
 )
 # (name, method, confidence, extra) in painting order: later entries win where masks overlap.
-STRUCTURES: tuple[tuple[str, str, float, bool], ...] = (
+_BASE_STRUCTURES: tuple[tuple[str, str, float, bool], ...] = (
     ("body", "threshold>-500HU+table-opening+largest-cc3d+2D-hole-fill", 0.95, True),
     ("abdominal tissue", "body below the lung-base surface (extrapolated diaphragm)", 0.5, False),
     ("thoracic cavity", "per-slice convex hull of lungs+sternum, remainder", 0.5, False),
@@ -53,18 +56,36 @@ STRUCTURES: tuple[tuple[str, str, float, bool], ...] = (
     ("left lung lower lobe", LUNG_METHOD, 0.35, False),
     ("trachea", "air region growing from the trachea seed, above the carina", 0.8, False),
     ("bronchie", "air region growing, below the carina (main/lobar bronchi)", 0.6, False),
-    ("vertebrae", "bone>180HU persistent near the posterior midline, tracked per slice, + arches (no numbering)", 0.7,
-     False),
+    ("vertebrae", "bone>180HU persistent near the posterior midline, tracked per slice, + arches (not numbered: "
+     "no level anchor in view, or beyond the levels counted)", 0.7, False),
     ("sternum", "bone anterior midline", 0.5, False),
-    ("left rib", "bone within 22 mm of the lungs (no lungs: rib-cage sections), left of the spine (no numbering)",
+    ("left rib", "bone within 22 mm of the lungs (no lungs: rib-cage sections), left of the spine (not numbered)",
      0.6, False),
-    ("right rib", "bone within 22 mm of the lungs (no lungs: rib-cage sections), right of the spine (no numbering)",
+    ("right rib", "bone within 22 mm of the lungs (no lungs: rib-cage sections), right of the spine (not numbered)",
      0.6, False),
     ("left clavicle", "anterior-superior bone away from the lungs", 0.5, False),
     ("right clavicle", "anterior-superior bone away from the lungs", 0.5, False),
     ("left scapula", "posterior-lateral bone outside the rib cage", 0.5, False),
     ("right scapula", "posterior-lateral bone outside the rib cage", 0.5, False),
 )
+
+
+
+def _with_levels(base: tuple[tuple[str, str, float, bool], ...]) -> tuple[tuple[str, str, float, bool], ...]:
+    """The base structures with the numbered vertebrae after ``vertebrae`` and the numbered ribs and the costal
+    cartilage after ``right rib`` (methods and confidences are set per case from the anchor used)."""
+    out: list[tuple[str, str, float, bool]] = []
+    for entry in base:
+        out.append(entry)
+        if entry[0] == "vertebrae":
+            out += [(n, "vertebral level (see settings.levels)", 0.6, False) for n in levels_mod.LEVEL_NAMES]
+        if entry[0] == "right rib":
+            out += [(n, "rib numbered by its vertebra (see settings.levels)", 0.5, False) for n in levels_mod.RIB_NAMES]
+            out.append((levels_mod.CARTILAGE, cartilage_mod.METHOD, cartilage_mod.CONFIDENCE, False))
+    return tuple(out)
+
+
+STRUCTURES = _with_levels(_BASE_STRUCTURES)
 
 AIRWAY_REFINE_HU = -600.0
 """At full resolution, airway lumen is darker than this (its wall and the mediastinum are not)."""
@@ -78,6 +99,8 @@ BONE_NAMES = frozenset(
         "right clavicle",
         "left scapula",
         "right scapula",
+        *levels_mod.LEVEL_NAMES,
+        *levels_mod.RIB_NAMES,
     }
 )
 
@@ -255,6 +278,21 @@ class ClassicalSegmenter:
             masks, bones = self._beside_chest(g, body, aw, thorax, fov, x_mid, warnings, lap)
             lung_info = "none in the field of view"
         warnings += [f"bones: {n}" for n in bones.notes]
+        lung_all = np.zeros_like(body)
+        for name, m in masks.items():
+            if name.endswith("lobe"):
+                lung_all |= m
+        lv = levels_mod.number_bones(g, body, masks, bones.unassigned, thorax, _full_sampler(hu, aff, g), lung_all)
+        for name in ("vertebrae", "left rib", "right rib"):
+            masks.pop(name, None)
+        masks.update(lv.masks)
+        cart = cartilage_mod.costal_cartilage(g, body, masks, bones.contrast)
+        if cart is not None:
+            masks[levels_mod.CARTILAGE] = cart
+        warnings += [f"levels: {n}" for n in lv.notes]
+        warnings += [outside_fov_warning(node, why) for node, why in lv.outside.items()]
+        warnings += [not_subdivided_warning(node, why) for node, why in lv.unsplit.items()]
+        lap("levels")
         warnings += fov.warnings()
         lab = np.zeros(g.shape, dtype=np.uint8)
         labels: dict[int, str] = {}
@@ -269,6 +307,9 @@ class ClassicalSegmenter:
             if i in present:
                 labels[i] = name
                 info[name] = StructureInfo(method=method, confidence=conf, extra=extra)
+        for name, (method, conf) in lv.info.items():
+            if name in info:
+                info[name] = StructureInfo(method=method, confidence=conf)
         for name in list(info):
             if "lung" in name and "lobe" in name:
                 info[name] = StructureInfo(
@@ -277,7 +318,7 @@ class ClassicalSegmenter:
         found = set(labels.values())
         outside = _outside_members(fov.outside)
         for name in EXPECTED:
-            if name not in found and name not in outside:
+            if not (found & resolve(name)[1]) and name not in outside:
                 warnings.append(f"{name}: expected but not found")
         if lungs.found:
             if not (found & {"left thyroid", "right thyroid"}) and "thyroid" not in fov.outside:
@@ -340,6 +381,7 @@ class ClassicalSegmenter:
         settings["lungs_accepted_by"] = lungs.accepted_by
         settings["noise_hu"] = round(g.noise_hu, 1)
         settings["contrast_suspected"] = bones.contrast
+        settings["levels"] = lv.settings
         return Segmentation(
             labelmap=full,
             labels=labels,
@@ -468,6 +510,19 @@ def _thyroid_margin(g: WorkGrid, lungs: np.ndarray, body: np.ndarray) -> float:
     lz = z[lungs.any(axis=(0, 1))]
     bz = z[body.any(axis=(0, 1))]
     return float(bz.max() - lz.max()) if len(lz) and len(bz) else 0.0
+
+
+def _full_sampler(hu: np.ndarray, affine: np.ndarray, g: WorkGrid) -> Callable[[np.ndarray], np.ndarray]:
+    """HU at patient-frame points of the working grid ``g``, interpolated (linearly) in the input volume: the
+    profile along the spine reads the input's own slices (thin discs)."""
+    world = g.world_affine if g.world_affine is not None else g.affine
+    m = np.linalg.inv(affine) @ world @ np.linalg.inv(g.affine)
+
+    def sample(pts: np.ndarray) -> np.ndarray:
+        idx = pts @ m[:3, :3].T + m[:3, 3]
+        return ndimage.map_coordinates(hu, idx.T, order=1, mode="nearest", output=np.float64)
+
+    return sample
 
 
 def _outside_members(outside: dict[str, str]) -> set[str]:

@@ -38,6 +38,9 @@ RIB_SECTION_MAX_MM2 = 900.0
 RIB_SECTION_MIN_MM2 = 12.0
 RIB_LATERAL_MM = 30.0
 """A rib section lies at least this far beside the spine's centre."""
+CAGE_LATERAL_MM = 55.0
+"""A slice belongs to the cage when rib sections lie at least this far beside the spine on both sides (lumbar
+transverse processes reach 40-50 mm; ribs continue to the lateral chest wall)."""
 CAGE_MIN_RUN_MM = 45.0
 CAGE_GAP_MM = 12.0
 
@@ -254,8 +257,8 @@ def find_rib_cage(g: WorkGrid, body: np.ndarray, bone: np.ndarray, spine: Spine 
     mean_x = np.bincount(ids, weights=x[ii, 0], minlength=n + 1)[1:] / np.maximum(counts, 1)
     ok = (area >= RIB_SECTION_MIN_MM2) & (area <= RIB_SECTION_MAX_MM2)
     off = mean_x - spine.centre[kk, 0]
-    right = np.bincount(kk[ok & (off > RIB_LATERAL_MM)], minlength=nz) > 0
-    left = np.bincount(kk[ok & (off < -RIB_LATERAL_MM)], minlength=nz) > 0
+    right = np.bincount(kk[ok & (off > CAGE_LATERAL_MM)], minlength=nz) > 0
+    left = np.bincount(kk[ok & (off < -CAGE_LATERAL_MM)], minlength=nz) > 0
     slices = _runs(right & left, g)
     keep = np.zeros(n + 1, dtype=bool)
     keep[1:] = ok & slices[kk]
