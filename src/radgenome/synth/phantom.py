@@ -81,6 +81,7 @@ CANAL_C, CANAL_R = (0.0, -86.0), 8.0
 STERNUM_Z = (-15.0, 135.0)
 CARTILAGE_R = 4.0
 RIB_R = 5.0
+TUBERCLE_X, TUBERCLE_Y = 33.0, -88.0  # where a rib meets its transverse process (|x|, y)
 RIB_OFFSET = 8.0  # rib centreline this far outside the cavity ellipse
 CLAV_R = 7.0
 THYROID_Z = 122.0
@@ -234,8 +235,14 @@ def _rib_path(levels: tuple[Level, ...], side: int, k: int, n: int = 40) -> tupl
     scale = np.maximum(_cavity_scale(z), 0.35)
     ax = CAV_AX * scale + RIB_OFFSET
     ay = CAV_AY * scale + RIB_OFFSET
+    # the posterior half turns around a centre far enough back for the rib to leave the spine behind the vertebral
+    # body (at the transverse process) also where the cavity is small (the first ribs at the apex)
+    c_post = np.minimum(BODY_CY, TUBERCLE_Y - 4.0 + ay)
+    blend = np.clip((phi - 0.5) / 1.0, 0.0, 1.0)
+    cy = c_post + (BODY_CY - c_post) * blend * blend * (3 - 2 * blend)
+    phi = np.maximum(phi, np.arcsin(np.minimum(0.95, (TUBERCLE_X + 2.0) / ax)) * (1 - blend))
     x = side * ax * np.sin(phi)
-    y = BODY_CY - ay * np.cos(phi)
+    y = cy - ay * np.cos(phi)
     pts = np.stack([x, y, z], axis=1)
     # the head against the vertebral body, the neck joining it to the tubercle
     head = np.array([[side * 14.0, VERT_C[1] - 6.0, z_head]])

@@ -42,10 +42,13 @@ LEVEL_NAMES: tuple[str, ...] = (
     *(f"lumbar vertebrae {k} (l{k})" for k in range(1, 6)),
     "sacral vertebrae 1 (s1)",
 )
-"""The levels the classical backend can number (RadGenome's names), top to bottom: 7 = T1, 18 = T12, 24 = S1."""
+"""The column's levels (RadGenome's names), top to bottom: 6 = C7, 7 = T1, 18 = T12, 24 = S1."""
 SHORT = tuple([f"C{k}" for k in range(1, 8)] + [f"T{k}" for k in range(1, 13)] + [f"L{k}" for k in range(1, 6)]
               + ["S1"])
-T1, T12, L5, S1 = 7, 18, 23, 24
+C7, T1, T12, L5, S1 = 6, 7, 18, 23, 24
+NUMBERED_LEVELS: tuple[str, ...] = LEVEL_NAMES[C7 : S1 + 1]
+"""The levels this backend numbers: C7 (the rib-free vertebra that confirms T1) to S1. Cervical discs are thin and
+the neck's column turns: C1-C6 are left unnumbered rather than counted on weak evidence."""
 RIB_NAMES: tuple[str, ...] = tuple(f"{side} rib {k}" for side in ("left", "right") for k in range(1, 13))
 CARTILAGE = "costal cartilage"
 
@@ -70,7 +73,12 @@ SACRUM_TOP_PITCHES = 0.4
 """L5/S1 is the lowest disc above the highest sacral slice, or at most this many heights below it."""
 SACRUM_PITCHES = 1.3
 """Below L5/S1, the column continues at least this many vertebral heights (the sacrum is long)."""
-END_PITCHES = 0.85
+END_PITCHES = 1.0
+C7_MAX = 1.05
+"""C7 is labelled over at most this many heights of T1 (and not at all when its interval is taller)."""
+LONG_FACTOR = 1.6
+"""Counting away from the anchor stops at a vertebra this much taller than the one before it (a disc missed: the
+levels beyond would all be off by one)."""
 """A partial vertebra at either end of the column is labelled over at most this many local heights."""
 
 
@@ -163,12 +171,12 @@ def _extra_rib_candidates(g: WorkGrid, unassigned: np.ndarray, side: np.ndarray,
 
 
 def _trace_side(
-    g: WorkGrid, mask: np.ndarray, side: str, cx: np.ndarray, cy: np.ndarray
+    g: WorkGrid, mask: np.ndarray, side: str, cx: np.ndarray, cy: np.ndarray, front: np.ndarray | None = None
 ) -> tuple[ribs_mod.RibVoxels, list[ribs_mod.Rib], np.ndarray]:
     v = ribs_mod.rib_voxels(g, mask, cx, cy)
     traced = ribs_mod.trace_ribs(v, side, float(abs(g.spacing[2])))
     owner = ribs_mod.assign_voxels(v, traced)
-    ribs_mod.add_seeds(v, traced, owner)
+    ribs_mod.add_seeds(v, traced, owner, front)
     return v, traced, owner
 
 
@@ -209,6 +217,11 @@ def _sacral_slices(
         right = float((off > PELVIS_LATERAL_MM).sum()) * px
         left = float((off < -PELVIS_LATERAL_MM).sum()) * px
         out[k] = right > RIB_SECTION_MAX_MM2 and left > RIB_SECTION_MAX_MM2
+    # the sacrum is one block of slices: keep the longest run (a rib pair joined to its vertebra in one slice is not)
+    lab, n = ndimage.label(out)
+    if n > 1:
+        sizes = np.bincount(lab.ravel())[1:]
+        out = lab == int(np.argmax(sizes)) + 1
     return out
 
 
@@ -344,7 +357,7 @@ def number_bones(
         base = masks.get(f"{side} rib", np.zeros_like(body))
         extra = _extra_rib_candidates(g, unassigned, sides[side], cx) if unassigned is not None else None
         m = base | extra if extra is not None else base
-        traced[side] = _trace_side(g, m, side, cx, cy)
+        traced[side] = _trace_side(g, m, side, cx, cy, curve.front)
         if extra is not None and extra.any():
             # unassigned bone is a rib only where it belongs to a traced rib (reaching out, spanning the side)
             v, tr, owner = traced[side]
@@ -425,14 +438,46 @@ def number_bones(
         result.notes.append(f"not numbered: no level anchor in view ({why})")
         result.settings.update({"numbered": False, "anchor": None, "confidence": 0.0})
         return result
-    levels = [i + anchor.offset for i in range(nv)]
+    levels = _count(bounds, anchor, result.notes)
     result.settings.update({"numbered": True, "anchor": ANCHOR_TEXT[anchor.kind], "confidence": round(conf, 2)})
     _label_vertebrae(g, vert, curve, col, bounds, levels, anchor, conf, result)
     _label_ribs(g, traced, bounds, levels, interval_of, anchor, conf, result)
     _outside(levels, result)
-    result.settings["levels_found"] = [SHORT[lv] for lv in levels if 0 <= lv <= S1
-                                       and LEVEL_NAMES[lv] in result.masks]
+    result.settings["levels_found"] = [SHORT[lv] for lv in levels if lv is not None and LEVEL_NAMES[lv] in result.masks]
     return result
+
+
+def _count(bounds: list[tuple[float, float]], anchor: Anchor, notes: list[str]) -> list[int | None]:
+    """The level of every vertebra counted from the anchor (None: not numbered). Counting stops at a vertebra
+    ``LONG_FACTOR`` times taller than the one before it (towards the anchor), and outside C7..S1."""
+    nv = len(bounds)
+    out: list[int | None] = [None] * nv
+    out[anchor.vertebra] = anchor.level
+
+    def length(i: int) -> float:
+        return bounds[i][1] - bounds[i][0]
+
+    def whole(i: int) -> bool:
+        return 0 < i < nv - 1
+
+    for step in (-1, 1):
+        refs = [length(anchor.vertebra)] if whole(anchor.vertebra) else []
+        i = anchor.vertebra + step
+        while 0 <= i < nv:
+            if whole(i) and refs:
+                ref = float(np.median(refs[-3:]))
+                if length(i) > LONG_FACTOR * ref:
+                    where = "above" if step < 0 else "below"
+                    notes.append(
+                        f"counting stopped {where} {SHORT[anchor.level + i - step - anchor.vertebra]}: the next "
+                        f"vertebra is {length(i) / ref:.1f} times as tall as the ones before it (a disc may be missed)"
+                    )
+                    break
+            out[i] = anchor.level + i - anchor.vertebra
+            if whole(i):
+                refs.append(length(i))
+            i += step
+    return [lv if lv is not None and C7 <= lv <= S1 else None for lv in out]
 
 
 def _lung_ends(
@@ -483,7 +528,7 @@ def _label_vertebrae(
     curve: vert_mod.SpineCurve,
     col: vert_mod.Column,
     bounds: list[tuple[float, float]],
-    levels: list[int],
+    levels: list[int | None],
     anchor: Anchor,
     conf: float,
     result: BoneLevels,
@@ -502,11 +547,23 @@ def _label_vertebrae(
             b = lo + END_PITCHES * col.pitch_at(lo)
         if nv > 1 and n == nv - 1:
             a = hi - END_PITCHES * col.pitch_at(hi)
+        # the last numbered vertebra before the count stops (C7 below the unnumbered neck, or a stop): at most
+        # END_PITCHES heights of its numbered neighbour from the disc they share (a disc beyond may be missed)
+        if levels[n] is not None and n > 0 and levels[n - 1] is None and n + 1 < nv and levels[n + 1] is not None:
+            b = min(b, lo + END_PITCHES * (bounds[n + 1][1] - bounds[n + 1][0]))
+        if levels[n] is not None and n + 1 < nv and levels[n + 1] is None and n > 0 and levels[n - 1] is not None:
+            a = max(a, hi - END_PITCHES * (bounds[n - 1][1] - bounds[n - 1][0]))
+        if levels[n] == C7 and n + 1 < nv:
+            # C7 is shorter than T1: a taller interval holds C6 too (its disc missed in the thin-disc neck)
+            t1 = bounds[n + 1][1] - bounds[n + 1][0]
+            if n > 0 and hi - lo > C7_MAX * t1:
+                continue
+            b = min(b, lo + C7_MAX * t1)
         lab[(s >= a) & (s <= b) & (lab < 0)] = n
     rest = vert.copy()
     for n in range(nv):
         lv = levels[n]
-        if not 0 <= lv <= S1:
+        if lv is None:
             continue
         sel = lab == n
         if not sel.any():
@@ -527,7 +584,7 @@ def _label_ribs(
     g: WorkGrid,
     traced: dict[str, tuple[ribs_mod.RibVoxels, list[ribs_mod.Rib], np.ndarray]],
     bounds: list[tuple[float, float]],
-    levels: list[int],
+    levels: list[int | None],
     interval_of: Any,
     anchor: Anchor,
     conf: float,
@@ -538,7 +595,7 @@ def _label_ribs(
             if rib.level_s is None:
                 continue
             lv = levels[interval_of(rib.level_s)]
-            if T1 <= lv <= T12:
+            if lv is not None and T1 <= lv <= T12:
                 rib.number = lv - T1 + 1
         ribs_mod.number_unseeded(traced_ribs)
         base = result.masks.get(f"{side} rib")
@@ -575,17 +632,20 @@ def _mask(shape: tuple[int, int, int], i: np.ndarray, j: np.ndarray, k: np.ndarr
     return m
 
 
-def _outside(levels: list[int], result: BoneLevels) -> None:
-    """Levels and ribs beyond the column in view."""
-    valid = [lv for lv in levels if 0 <= lv <= S1]
-    if not valid:
+def _outside(levels: list[int | None], result: BoneLevels) -> None:
+    """Levels and ribs beyond the ends of the column in view, when the count reaches that end (a column whose end
+    is not numbered may show more levels there)."""
+    groups = {"thoracic vertebrae": range(T1, T12 + 1), "lumbar vertebrae": range(T12 + 1, L5 + 1)}
+    numbered = [lv for lv in levels if lv is not None]
+    if not numbered:
         return
-    top, bottom = min(levels), max(levels)
-    first, last = SHORT[max(top, 0)], SHORT[min(bottom, S1)]
-    above = [lv for lv in range(0, S1 + 1) if lv < top]
-    below = [lv for lv in range(0, S1 + 1) if lv > bottom]
-    groups = {"cervical vertebrae": range(0, 7), "thoracic vertebrae": range(7, 19), "lumbar vertebrae": range(19, 24)}
-    for lvs, where in ((above, f"the scan starts at {first}"), (below, f"the scan ends at {last}")):
+    top, bottom = levels[0], levels[-1]
+    sides = []
+    if top is not None:
+        sides.append(([lv for lv in range(C7, S1 + 1) if lv < top], f"the scan starts at {SHORT[top]}"))
+    if bottom is not None:
+        sides.append(([lv for lv in range(C7, S1 + 1) if lv > bottom], f"the scan ends at {SHORT[bottom]}"))
+    for lvs, where in sides:
         rest = set(lvs)
         for gname, rng in groups.items():
             if set(rng) <= rest:
@@ -597,7 +657,7 @@ def _outside(levels: list[int], result: BoneLevels) -> None:
         lv = T1 + k - 1
         if f"left rib {k}" in result.masks or f"right rib {k}" in result.masks:
             continue
-        if lv > bottom:
+        if bottom is not None and lv > bottom:
             result.outside[f"rib {k}"] = f"its vertebra {SHORT[lv]} lies below the scan"
-        elif lv <= top - 5:
+        elif top is not None and lv <= top - 5:
             result.outside[f"rib {k}"] = f"its vertebra {SHORT[lv]} lies far above the scan"

@@ -5,18 +5,22 @@ spine centre line: ``phi`` = the angle from straight behind (0°) over the side 
 (180°), and ``z``. A rib is a curve ``z(phi)`` there — descending from its posterior end at the transverse process
 towards the front — and neighbouring ribs never cross. :func:`trace_ribs` sweeps ``phi`` in ``PHI_STEP_DEG``
 bins: in every bin the rib sections are runs along z; runs are matched to the ribs already traced by their
-predicted height (assignment problem, tolerance ``MATCH_MM``), a run no rib claims starts a new one, a rib
-unseen for ``MAX_MISSES`` bins ends. Touching ribs (one run claimed by two predictions) keep their own predicted
-heights. Every rib voxel then goes to the rib whose curve passes nearest at its angle.
+predicted height (assignment problem, tolerance ``MATCH_MM``; a rib never climbs by more than
+``MAX_RISE_MM_PER_DEG``), a run no rib claims starts a new one, a rib unseen for ``MAX_MISSES`` bins ends.
+Touching ribs (one run claimed by two predictions) and runs taller than ``PLATE_MM`` (a plate such as a scapula
+edge taken for rib) leave the ribs in them on their predicted heights. Every rib voxel then goes to the rib whose
+curve passes nearest at its angle.
 
-A rib whose medial end lies within ``SEED_LATERAL_MM`` of the spine centre has a **seed**: the point where it
-leaves the spine; projected onto the spine curve it is a rib level (:mod:`vertebrae` uses those levels to place
-the discs, and the vertebra holding a rib level bears that rib). A rib must reach ``MIN_LATERAL_MM`` beside the
+A rib traced from behind the side whose medial end lies within ``SEED_LATERAL_MM`` of the spine centre and
+``SEED_BEHIND_MM`` behind the vertebral bodies' front has a **seed**: the point where it leaves the spine;
+projected onto the spine curve it is a rib level (:mod:`vertebrae` uses those levels to place the discs, and the
+vertebra holding a rib level bears that rib). A rib must reach ``MIN_LATERAL_MM`` beside the
 spine and span ``MIN_SPAN_DEG`` to count (lumbar and C7 transverse processes do neither).
 
 Ribs without a seed (their posterior part above the field of view, or lost) are numbered when the anatomy
-allows: a curve continuing a numbered rib beyond a gap joins it; one lying above the highest numbered rib by
-``k`` rib spacings is that rib's number minus ``k`` — so a rib cut by the field of view keeps its number.
+allows: a curve continuing a numbered rib beyond a gap joins it; one lying ``k`` rib spacings above the nearest
+numbered rib below it (at the same angles) is that rib's number minus ``k`` — so a rib cut by the field of view
+keeps its number.
 """
 
 from __future__ import annotations
@@ -33,13 +37,22 @@ MATCH_MM = 10.0
 """A run continues a rib when its height is within this of the rib's predicted height (and less than half the
 distance to the neighbouring rib)."""
 MAX_MISSES = 3
-SEED_LATERAL_MM = 52.0
+SEED_LATERAL_MM = 60.0
 """A rib whose medial end lies within this distance beside the spine centre starts at the spine (a seed)."""
 SEED_MAX_PHI_DEG = 50.0
-"""A seed lies well behind the side (the rib leaves the spine posteriorly, beside the transverse process)."""
+SEED_START_PHI_DEG = 70.0
+"""A rib with a seed was traced from behind the side (its curve starts at most this far round)."""
+SEED_BEHIND_MM = 22.0
+"""A seed lies at least this far behind the vertebral bodies' front (or, where the front is unknown, within
+``SEED_MAX_PHI_DEG`` of straight behind): a rib leaves the spine at the transverse process, behind the body; the
+front end of the first rib, curving back towards the spine at the thoracic inlet, does not."""
 MIN_LATERAL_MM = 50.0
 MIN_SPAN_DEG = 24.0
 ASSIGN_MM = 12.0
+PLATE_MM = 30.0
+MAX_RISE_MM_PER_DEG = 1.5
+MAX_DROP_MM_PER_DEG = 2.0
+"""Ribs run down (or level) from the back round the side: a continuation may rise at most this much."""
 
 
 @dataclass
@@ -124,12 +137,19 @@ def trace_ribs(v: RibVoxels, side: str, dz: float) -> list[Rib]:
     for b in range(int(bins.min()), int(bins.max()) + 1):
         sel = bins == b
         phi_b = (b + 0.5) * PHI_STEP_DEG
-        runs = _runs(np.sort(v.z[sel]), dz) if sel.any() else []
+        all_runs = _runs(np.sort(v.z[sel]), dz) if sel.any() else []
+        # a run taller than PLATE_MM is not one rib (several touching, or a plate such as the scapula taken as
+        # rib): ribs passing through it keep their predicted heights, none starts there
+        runs = [r for r in all_runs if r[2] - r[1] <= PLATE_MM]
         pred = np.array([r.z[-1] + r.slope * (phi_b - r.phi[-1]) for r in active])
         matched_run: dict[int, int] = {}
         if len(active) and runs:
             rz = np.array([r[0] for r in runs])
             cost = np.abs(pred[:, None] - rz[None, :])
+            last_z = np.array([r.z[-1] for r in active])
+            last_phi = np.array([r.phi[-1] for r in active])
+            rise = (rz[None, :] - last_z[:, None]) / np.maximum(phi_b - last_phi, 1e-6)[:, None]
+            cost = np.where(rise <= MAX_RISE_MM_PER_DEG, cost, np.inf)  # ribs do not climb round the side
             order = np.argsort(pred)
             gaps = np.full(len(active), np.inf)
             if len(active) > 1:
@@ -151,6 +171,7 @@ def trace_ribs(v: RibVoxels, side: str, dz: float) -> list[Rib]:
                 zc = runs[matched_run[a]][0]
                 step = (zc - rib.z[-1]) / max(phi_b - rib.phi[-1], 1e-6)
                 rib.slope = step if len(rib.z) == 1 else 0.5 * rib.slope + 0.5 * step
+                rib.slope = float(np.clip(rib.slope, -MAX_DROP_MM_PER_DEG, MAX_RISE_MM_PER_DEG))
                 rib.phi.append(phi_b)
                 rib.z.append(zc)
                 rib.observed.append(True)
@@ -158,7 +179,7 @@ def trace_ribs(v: RibVoxels, side: str, dz: float) -> list[Rib]:
                 still.append(rib)
                 continue
             # touching ribs: the prediction lies inside a run another rib claimed -> keep the prediction
-            inside = any(lo - dz <= pred[a] <= hi + dz for (_, lo, hi) in runs)
+            inside = any(lo - dz <= pred[a] <= hi + dz for (_, lo, hi) in all_runs)
             rib.misses = 0 if inside else rib.misses + 1
             if rib.misses <= MAX_MISSES:
                 rib.phi.append(phi_b)
@@ -207,14 +228,24 @@ def assign_voxels(v: RibVoxels, ribs: list[Rib]) -> np.ndarray:
     return out
 
 
-def add_seeds(v: RibVoxels, ribs: list[Rib], owner: np.ndarray) -> None:
-    """Seed (posterior end near the spine) and lateral reach of every rib."""
+def add_seeds(v: RibVoxels, ribs: list[Rib], owner: np.ndarray, front: np.ndarray | None = None) -> None:
+    """Seed (posterior end near the spine) and lateral reach of every rib. ``front``: y of the vertebral bodies'
+    front per slice (NaN unknown): a rib leaves the spine behind it (costotransverse joint), never in front."""
     for n, rib in enumerate(ribs):
         mine = owner == n
         if not mine.any():
             continue
         rib.lateral_mm = float(v.lateral[mine].max())
-        back = mine & (v.phi <= SEED_MAX_PHI_DEG)  # the posterior part (not the front end, sternum, cartilage)
+        if rib.phi[0] > SEED_START_PHI_DEG:
+            continue  # traced from the side or the front: not a rib's posterior start
+        # the posterior part (not the front end, sternum, cartilage): behind the vertebral bodies, or (front
+        # unknown) well behind the side
+        if front is not None:
+            fk = front[v.k]
+            behind = np.where(np.isfinite(fk), v.y < fk - SEED_BEHIND_MM, v.phi <= SEED_MAX_PHI_DEG)
+        else:
+            behind = v.phi <= SEED_MAX_PHI_DEG
+        back = mine & behind
         if not back.any():
             continue
         q = int(np.flatnonzero(back)[np.argmin(v.lateral[back])])
@@ -304,15 +335,10 @@ def _counted_above(rib: Rib, numbered: list[Rib], spacing: float | None) -> int 
     below = [h for h in heights if h[1] < mine]
     above = [h for h in heights if h[1] > mine]
     taken = {h[0] for h in heights}
-    if below:
-        n_b, z_b, _ = max(below, key=lambda h: h[1])
-        k = (mine - z_b) / spacing
-    elif above:  # below every numbered rib at these angles: count down from the lowest
-        n_a, z_a, _ = min(above, key=lambda h: h[1])
-        k = -(z_a - mine) / spacing
-        n_b = n_a
-    else:
-        return None
+    if not below:
+        return None  # below every numbered rib: a rib with its posterior part in view would have been traced
+    n_b, z_b, _ = max(below, key=lambda h: h[1])
+    k = (mine - z_b) / spacing
     kk = round(k)
     if kk == 0 or abs(k - kk) > 0.35:
         return None

@@ -78,7 +78,7 @@ def _with_levels(base: tuple[tuple[str, str, float, bool], ...]) -> tuple[tuple[
     for entry in base:
         out.append(entry)
         if entry[0] == "vertebrae":
-            out += [(n, "vertebral level (see settings.levels)", 0.6, False) for n in levels_mod.LEVEL_NAMES]
+            out += [(n, "vertebral level (see settings.levels)", 0.6, False) for n in levels_mod.NUMBERED_LEVELS]
         if entry[0] == "right rib":
             out += [(n, "rib numbered by its vertebra (see settings.levels)", 0.5, False) for n in levels_mod.RIB_NAMES]
             out.append((levels_mod.CARTILAGE, cartilage_mod.METHOD, cartilage_mod.CONFIDENCE, False))
@@ -99,7 +99,7 @@ BONE_NAMES = frozenset(
         "right clavicle",
         "left scapula",
         "right scapula",
-        *levels_mod.LEVEL_NAMES,
+        *levels_mod.NUMBERED_LEVELS,
         *levels_mod.RIB_NAMES,
     }
 )

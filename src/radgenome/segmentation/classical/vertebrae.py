@@ -23,7 +23,7 @@ thorax's spine track (:class:`~radgenome.segmentation.classical.thorax.Spine`):
    MAX_PITCH_MM]``, so a faint disc between two clear ones is still placed and a spurious peak inside a body is
    not; the inside of a vertebra must not be darker than the bodies (two picks on the endplates around one thick
    disc); with rib levels (the level each rib leaves the spine at, per side), a vertebra between the highest and
-   the lowest rib carries exactly one rib per side (reward), none or two are penalised.
+   the lowest rib carries exactly one rib per side (none or two are penalised).
 
 The vertebrae are the intervals between consecutive discs, plus the partial ones at both ends of the curve
 (cut by the field of view, or the sacrum's fused segments).
@@ -45,9 +45,14 @@ FRONT_HU = 110.0
 FRONT_MIN_MM = 10.0
 FRONT_REACH_MM = 70.0
 """The body's front is searched up to this far in front of the spine track's centre."""
+FRONT_BEYOND_MM = 45.0
+"""... and at most this far in front of the column's own front (bone above 180 HU; with osteopenic bodies, the
+neural arch's) or 15 mm in front of its centre."""
 BODY_DEPTH_MM = 10.0
 """The curve runs this far behind the bodies' front."""
 CURVE_SMOOTH_MM = 20.0
+LABEL_SMOOTH_MM = 30.0
+"""Extra smoothing (along the curve) of the tangent that orients the planes between vertebrae."""
 PATCH_HALF_WIDTH_MM = 8.0
 PATCH_DEPTH_MM = (3.0, 18.0)
 """The profile patch: from 3 to 18 mm behind the front (the anterior body), 16 mm wide."""
@@ -61,17 +66,24 @@ DISC_COST = 0.15
 """A disc position earns its normalised score minus this (faint positions cost, clear ones pay)."""
 RATIO_PENALTY = 4.0
 """Weight of the squared log-ratio of consecutive vertebral heights."""
+MERGE_FRACTION = 0.65
+"""Two discs closer than this fraction of the neighbouring vertebral heights, dark between them, merge."""
 DARK_MARGIN_MM = 4.5
-DARK_FREE = 0.3
+DARK_FREE = 0.6
 DARK_PENALTY = 3.0
 """A vertebra whose inside (``DARK_MARGIN_MM`` from its discs) is darker than the bodies (a thick disc between
 the two bright endplates chosen as if they were two discs) pays this per unit of darkness above ``DARK_FREE``."""
 EDGE_MM = 8.0
-GAP_COST = 0.6
-"""A disc placed where the score has no peak (of its own within ``MIN_PITCH_MM``) costs this whatever the score
+EXTEND_RANGE = (0.7, 1.35)
+EXTEND_MIN = 0.25
+MAX_EXTEND = 2
+"""At the ends of the chain: a score peak of at least ``EXTEND_MIN`` between 0.7 and 1.35 vertebral heights beyond
+the last disc is a disc (at most ``MAX_EXTEND`` more at each end)."""
+GAP_COST = 1.2
+"""A disc placed where the score has no peak (of its own within half ``MIN_PITCH_MM``) costs this whatever the score
 there: placed only when the vertebral heights around demand it (a faint disc), never on the flank of a peak."""
-RIB_REWARD = 0.6
-"""Per side: a vertebra of the rib-bearing stretch with one rib (+), with none or two (- per rib off)."""
+RIB_PENALTY = 0.6
+"""Per side: a vertebra of the rib-bearing stretch with none or two rib levels pays this per rib off."""
 
 
 Sampler = Callable[[np.ndarray], np.ndarray]
@@ -171,14 +183,19 @@ def body_front(g: WorkGrid, spine: Spine) -> np.ndarray:
         j = np.nonzero((ys >= cy - 10.0) & (ys <= cy + FRONT_REACH_MM))[0]
         if len(j) < min_run:
             continue
-        line = g.hu[max(0, i - half) : i + half + 1, order[j], k].mean(axis=0)
+        # median across the columns: a contrast-filled aorta beside the body does not extend it
+        line = np.median(g.hu[max(0, i - half) : i + half + 1, order[j], k], axis=0)
         dense = line > FRONT_HU
-        # runs of dense voxels: the most anterior one long enough
+        # runs of dense voxels: the most anterior one long enough that ends within reach of the column's own
+        # front and inside the window (a contrast-filled heart or aorta further ahead is not the body)
         edges = np.diff(np.concatenate([[0], dense.astype(np.int8), [0]]))
         starts, ends = np.nonzero(edges == 1)[0], np.nonzero(edges == -1)[0]
-        long = np.nonzero(ends - starts >= min_run)[0]
+        reach = max(float(spine.front[k]), cy + 15.0) + FRONT_BEYOND_MM
+        end_y = ys[j[ends - 1]]
+        ok = (ends - starts >= min_run) & (end_y <= reach) & (ends < len(j))
+        long = np.nonzero(ok)[0]
         if len(long):
-            out[k] = float(ys[j[ends[long[-1]] - 1]])
+            out[k] = float(end_y[long[-1]])
     return out
 
 
@@ -228,7 +245,11 @@ def spine_curve(g: WorkGrid, spine: Spine, step_mm: float = 1.5) -> SpineCurve |
     slice_p = np.full((nz, 3), np.nan)
     slice_p[ks] = pts
     slice_t = np.full((nz, 3), np.nan)
-    slice_t[ks] = np.stack([np.interp(sk, s, t[:, a]) for a in range(3)], axis=1)
+    # the planes that cut the vertebrae apart lean with the column's long course (a local bend of the outline,
+    # e.g. smaller cervical bodies, does not tilt a whole vertebra)
+    t_long = ndimage.gaussian_filter1d(t, LABEL_SMOOTH_MM / step_mm, axis=0, mode="nearest")
+    t_long /= np.maximum(np.linalg.norm(t_long, axis=1, keepdims=True), 1e-9)
+    slice_t[ks] = np.stack([np.interp(sk, s, t_long[:, a]) for a in range(3)], axis=1)
     fr = np.full(nz, np.nan)
     fr[k0 : k1 + 1] = fy[k0 : k1 + 1]
     shift = np.interp(s, sk, (fy - BODY_DEPTH_MM - cy)[ks])
@@ -282,8 +303,9 @@ def disc_score(prof: np.ndarray, step_mm: float) -> tuple[np.ndarray, np.ndarray
 # 5. Discs by dynamic programming
 # --------------------------------------------------------------------------------------------------------
 def _rib_term(s: np.ndarray, ribs: dict[str, np.ndarray], lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    """Reward of the vertebra intervals (s[lo], s[hi]) for the rib levels they hold: per side, an interval
-    reaching into that side's rib-bearing stretch earns 1 with one rib level, -|n - 1| with n others."""
+    """Penalty of the vertebra intervals (s[lo], s[hi]) for the rib levels they hold: per side, an interval
+    reaching into that side's rib-bearing stretch with n rib levels pays |n - 1| (no reward for one: closing
+    the partial vertebra at the end of the column with a disc would otherwise pay)."""
     out = np.zeros(np.broadcast(lo, hi).shape)
     a, b = s[lo], s[hi]
     for levels in ribs.values():
@@ -292,13 +314,13 @@ def _rib_term(s: np.ndarray, ribs: dict[str, np.ndarray], lo: np.ndarray, hi: np
         lv = np.sort(levels)
         count = np.searchsorted(lv, b) - np.searchsorted(lv, a)
         spans = (a < lv[-1]) & (b > lv[0])
-        out += np.where(spans, np.where(count == 1, 1.0, -np.abs(count - 1.0)), 0.0)
-    return RIB_REWARD * out
+        out -= np.where(spans, np.abs(count - 1.0), 0.0)
+    return RIB_PENALTY * out
 
 
 def _peaks(score: np.ndarray, radius: int) -> np.ndarray:
-    """Local maxima of ``score`` that are the highest within ``radius`` samples (boolean, same length)."""
-    top = ndimage.maximum_filter1d(score, size=2 * radius - 1, mode="nearest")
+    """Local maxima of ``score`` that are the highest within ``radius`` samples either side (boolean)."""
+    top = ndimage.maximum_filter1d(score, size=2 * radius + 1, mode="nearest")
     return (score >= top) & (score > 0)
 
 
@@ -331,8 +353,11 @@ def find_discs(
     offs = np.arange(gmin, gmax + 1)
     w = len(offs)
     dark = np.zeros(n) if dark is None else dark
-    score = score + dark  # a thick disc: dark between its two bright endplates
-    gains = np.where(_peaks(score, gmin), score - DISC_COST, -GAP_COST)
+    # a thick disc: much darker than the bodies between its two bright endplates (a body's core, a little darker
+    # than the running baseline at coarse slices, does not count)
+    score = score + np.maximum(dark - DARK_FREE, 0.0)
+    peaks = _peaks(score, max(1, gmin // 2))
+    gains = np.where(peaks, score - DISC_COST, -GAP_COST)
     edge = round(EDGE_MM / step)
     gains[:edge] = -np.inf  # the profile's ends are half windows: no disc placed there
     gains[max(0, n - edge) :] = -np.inf
@@ -374,7 +399,63 @@ def find_discs(
         a = int(back[j, a])
         j = i
         chosen.append(j)
-    return np.sort(s[np.asarray(chosen)])
+    merged = _merge_thick(sorted(chosen), dark)
+    return s[_extend_ends(merged, score, np.isfinite(gains) & peaks, step)]
+
+
+def _merge_thick(idx: list[int], dark: np.ndarray) -> list[int]:
+    """Two discs much closer together than the vertebrae around them, with a dark band between them, are the two
+    bright endplates of one thick disc: one disc at the darkest point between them."""
+    out = list(idx)
+    changed = True
+    while changed and len(out) >= 3:
+        changed = False
+        gaps = np.diff(out)
+        for a in range(len(gaps)):
+            around = [gaps[b] for b in (a - 1, a + 1) if 0 <= b < len(gaps)]
+            if not around or gaps[a] >= MERGE_FRACTION * float(np.median(around)):
+                continue
+            lo, hi = out[a], out[a + 1]
+            inner = dark[lo + 1 : hi]
+            if len(inner) and float(inner.max()) > DARK_FREE:
+                out[a : a + 2] = [lo + 1 + int(np.argmax(inner))]
+                changed = True
+                break
+    return out
+
+
+def _extend_ends(idx: list[int], score: np.ndarray, allowed: np.ndarray, step: float) -> np.ndarray:
+    """Discs the chain stopped short of: while the stretch beyond the last disc at either end is longer than one
+    vertebra, the best score peak (above ``EXTEND_MIN``) about one vertebral height further is a disc too. The
+    chain's objective does not see the partial vertebrae at the ends, so a faint disc there is otherwise lost."""
+    n = len(score)
+    out = list(idx)
+    for _ in range(2 * MAX_EXTEND):
+        if len(out) < 2:
+            break
+        grown = False
+        for top in (True, False):
+            last, prev = (out[-1], out[-2]) if top else (out[0], out[1])
+            pitch = abs(last - prev)
+            room = (n - 1 - last) if top else last
+            if room <= pitch:
+                continue
+            lo, hi = round(EXTEND_RANGE[0] * pitch), round(EXTEND_RANGE[1] * pitch)
+            cand = np.arange(last + lo, last + hi + 1) if top else np.arange(last - hi, last - lo + 1)
+            cand = cand[(cand >= 0) & (cand < n)]
+            cand = cand[allowed[cand] & (score[cand] >= EXTEND_MIN)]
+            if not len(cand):
+                continue
+            best = int(cand[np.argmax(score[cand])])
+            if top:
+                out.append(best)
+            else:
+                out.insert(0, best)
+            grown = True
+        if not grown:
+            break
+    _ = step
+    return np.asarray(out, dtype=np.int64)
 
 
 def analyse_column(
