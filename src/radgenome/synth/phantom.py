@@ -935,7 +935,9 @@ def _paint_pelvis(
     put((wing | pub) & ~s1_body & body, "bone", tab["pelvic_bone"])
     # the sacrum is mostly marrow (trabecular bone), like the vertebral bodies above it
     put(sac & ~s1_seg & ~s1_body & body, "bone", tab["trabecular"])
-    put(sac & s1_seg & ~s1_body & body, s1.name, tab["trabecular"])  # the S1 body: with the vertebrae
+    s1_rest = sac & s1_seg & ~s1_body & body
+    if s1_rest.any():  # (S1 is named only when the field of view reaches it)
+        put(s1_rest, s1.name, tab["trabecular"])  # the S1 body: with the vertebrae
     for s, side in ((1, "right"), (-1, "left")):
         c = (s * FEMUR_HEAD_C[0], FEMUR_HEAD_C[1], FEMUR_HEAD_C[2])
         head = _ellipsoid(x, y, z, c, (FEMUR_HEAD_R,) * 3) & body

@@ -73,12 +73,20 @@ SACRUM_TOP_PITCHES = 0.4
 """L5/S1 is the lowest disc above the highest sacral slice, or at most this many heights below it."""
 SACRUM_PITCHES = 1.3
 """Below L5/S1, the column continues at least this many vertebral heights (the sacrum is long)."""
+ARCH_SLOPE = 0.1
+ARCH_FROM_MM = 15.0
+"""Voxels more than ARCH_FROM_MM behind the spine curve count ARCH_SLOPE mm higher per mm further back."""
+EDGE_SLICES = 2
 END_PITCHES = 1.0
+MIN_END_FRACTION = 0.5
+"""A partial vertebra at either end of the column shorter than this many local heights is not named."""
+T1_MAX = 1.25
+"""C7 is named only when T1's interval is at most this many heights of T2's."""
 C7_MAX = 1.05
 """C7 is labelled over at most this many heights of T1 (and not at all when its interval is taller)."""
 LONG_FACTOR = 1.6
-"""Counting away from the anchor stops at a vertebra this much taller than the one before it (a disc missed: the
-levels beyond would all be off by one)."""
+"""Counting away from the anchor stops at a vertebra this much taller than the vertebrae around it (a disc missed:
+the levels beyond would all be off by one)."""
 """A partial vertebra at either end of the column is labelled over at most this many local heights."""
 
 
@@ -449,7 +457,7 @@ def number_bones(
 
 def _count(bounds: list[tuple[float, float]], anchor: Anchor, notes: list[str]) -> list[int | None]:
     """The level of every vertebra counted from the anchor (None: not numbered). Counting stops at a vertebra
-    ``LONG_FACTOR`` times taller than the one before it (towards the anchor), and outside C7..S1."""
+    ``LONG_FACTOR`` times taller than the median of the vertebrae around it, and outside C7..S1."""
     nv = len(bounds)
     out: list[int | None] = [None] * nv
     out[anchor.vertebra] = anchor.level
@@ -460,24 +468,31 @@ def _count(bounds: list[tuple[float, float]], anchor: Anchor, notes: list[str]) 
     def whole(i: int) -> bool:
         return 0 < i < nv - 1
 
+    def ref(i: int) -> float | None:
+        near = [length(j) for j in range(i - 3, i + 4) if j != i and whole(j)]
+        return float(np.median(near)) if len(near) >= 2 else None
+
     for step in (-1, 1):
-        refs = [length(anchor.vertebra)] if whole(anchor.vertebra) else []
         i = anchor.vertebra + step
         while 0 <= i < nv:
-            if whole(i) and refs:
-                ref = float(np.median(refs[-3:]))
-                if length(i) > LONG_FACTOR * ref:
-                    where = "above" if step < 0 else "below"
-                    notes.append(
-                        f"counting stopped {where} {SHORT[anchor.level + i - step - anchor.vertebra]}: the next "
-                        f"vertebra is {length(i) / ref:.1f} times as tall as the ones before it (a disc may be missed)"
-                    )
-                    break
+            r = ref(i) if whole(i) else None
+            if r is not None and length(i) > LONG_FACTOR * r:
+                where = "above" if step < 0 else "below"
+                notes.append(
+                    f"counting stopped {where} {SHORT[anchor.level + i - step - anchor.vertebra]}: the next "
+                    f"vertebra is {length(i) / r:.1f} times as tall as the ones around it (a disc may be missed)"
+                )
+                break
             out[i] = anchor.level + i - anchor.vertebra
-            if whole(i):
-                refs.append(length(i))
             i += step
-    return [lv if lv is not None and C7 <= lv <= S1 else None for lv in out]
+    out = [lv if lv is not None and C7 <= lv <= S1 else None for lv in out]
+    # C7 only above a T1 of plausible height: a taller "T1" holds C7 too (the C7/T1 disc missed)
+    if C7 in out and T1 in out:
+        c7, t1 = out.index(C7), out.index(T1)
+        t2 = t1 + 1
+        if not (t2 < nv and whole(t2) and whole(t1) and length(t1) <= T1_MAX * length(t2)):
+            out[c7] = None
+    return out
 
 
 def _lung_ends(
@@ -539,10 +554,16 @@ def _label_vertebrae(
                     g.axis_world(2).reshape(-1)[k]], axis=1).astype(np.float64)
     s = np.full(len(i), np.nan)
     s[ok] = curve.s_of(pts[ok], k[ok])
+    # the neural arch slopes down behind its body (the spinous process most): voxels far behind the bodies
+    # belong a little higher up the column than their plane says
+    behind = curve.slice_point[k[ok], 1] - pts[ok, 1]
+    s[ok] += ARCH_SLOPE * np.maximum(behind - ARCH_FROM_MM, 0.0)
     nv = len(bounds)
     lab = np.full(len(i), -1, dtype=np.int64)
     for n, (lo, hi) in enumerate(bounds):
         a, b = lo, hi
+        if nv > 1 and n in (0, nv - 1) and hi - lo < MIN_END_FRACTION * col.pitch_at(0.5 * (lo + hi)):
+            continue  # a sliver beyond the last disc: too little of the vertebra to name it
         if nv > 1 and n == 0:  # the partial vertebra at the top: at most END_PITCHES local heights
             b = lo + END_PITCHES * col.pitch_at(lo)
         if nv > 1 and n == nv - 1:
@@ -598,6 +619,13 @@ def _label_ribs(
             if lv is not None and T1 <= lv <= T12:
                 rib.number = lv - T1 + 1
         ribs_mod.number_unseeded(traced_ribs)
+        # a rib seen only in the first or last slices of the scan is too little of it to name: what it meets
+        # there are the cut ends of other ribs
+        nz = g.shape[2]
+        for n, rib in enumerate(traced_ribs):
+            ks = v.k[owner == n]
+            if rib.number is not None and len(ks) and (ks.max() < EDGE_SLICES or ks.min() >= nz - EDGE_SLICES):
+                rib.number = None
         base = result.masks.get(f"{side} rib")
         leftover = base.copy() if base is not None else np.zeros(g.shape, dtype=bool)
         for n, rib in enumerate(traced_ribs):

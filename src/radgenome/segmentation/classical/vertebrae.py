@@ -73,11 +73,14 @@ DARK_FREE = 0.6
 DARK_PENALTY = 3.0
 """A vertebra whose inside (``DARK_MARGIN_MM`` from its discs) is darker than the bodies (a thick disc between
 the two bright endplates chosen as if they were two discs) pays this per unit of darkness above ``DARK_FREE``."""
+SNAP_MM = 6.0
+SNAP_DARK = 0.5
+"""A disc peak moves to the darkest point within ``SNAP_MM`` when that is at least this dark."""
 EDGE_MM = 8.0
-EXTEND_RANGE = (0.7, 1.35)
+EXTEND_RANGE = (0.55, 1.35)
 EXTEND_MIN = 0.25
 MAX_EXTEND = 2
-"""At the ends of the chain: a score peak of at least ``EXTEND_MIN`` between 0.7 and 1.35 vertebral heights beyond
+"""At the ends of the chain: a score peak of at least ``EXTEND_MIN`` between 0.55 and 1.35 vertebral heights beyond
 the last disc is a disc (at most ``MAX_EXTEND`` more at each end)."""
 GAP_COST = 1.2
 """A disc placed where the score has no peak (of its own within half ``MIN_PITCH_MM``) costs this whatever the score
@@ -358,6 +361,15 @@ def find_discs(
     score = score + np.maximum(dark - DARK_FREE, 0.0)
     peaks = _peaks(score, max(1, gmin // 2))
     gains = np.where(peaks, score - DISC_COST, -GAP_COST)
+    # a bright peak is flat-topped over a disc and its two endplates: the disc itself is where the profile is
+    # darkest between them (a sharp minimum when the slices resolve it)
+    snap = max(1, round(SNAP_MM / step))
+    for j in np.flatnonzero(peaks):
+        lo, hi = max(0, j - snap), min(n, j + snap + 1)
+        k = lo + int(np.argmax(dark[lo:hi]))
+        if k != j and dark[k] >= SNAP_DARK and not peaks[k]:
+            gains[k], gains[j] = gains[j], -GAP_COST
+            peaks[k], peaks[j] = True, False
     edge = round(EDGE_MM / step)
     gains[:edge] = -np.inf  # the profile's ends are half windows: no disc placed there
     gains[max(0, n - edge) :] = -np.inf
@@ -400,7 +412,43 @@ def find_discs(
         j = i
         chosen.append(j)
     merged = _merge_thick(sorted(chosen), dark)
-    return s[_extend_ends(merged, score, np.isfinite(gains) & peaks, step)]
+    ends = _extend_ends(merged, score, np.isfinite(gains) & peaks, step)
+    return s[_split_by_ribs(list(ends), s, score, ribs, edge)]
+
+
+def _split_by_ribs(
+    idx: list[int], s: np.ndarray, score: np.ndarray, ribs: dict[str, np.ndarray] | None, edge: int
+) -> list[int]:
+    """A partial vertebra at either end of the chain holding two rib levels of one side is two vertebrae: a disc at
+    the best score a fifth to a half of the way from the lower rib level to the upper one."""
+    n = len(s)
+    out = sorted(idx)
+    if not out or not ribs:
+        return out
+    for _ in range(4):
+        grown = False
+        for top in (True, False):
+            last = out[-1] if top else out[0]
+            for levels in ribs.values():
+                beyond = np.sort(levels[levels > s[last]]) if top else np.sort(levels[levels < s[last]])[::-1]
+                if len(beyond) < 2:
+                    continue
+                # a rib leaves its vertebra near the top: the disc lies a third of the way up to the next rib
+                a, b = sorted((float(beyond[0]), float(beyond[1])))
+                win = np.flatnonzero((s > a + 0.2 * (b - a)) & (s < a + 0.5 * (b - a)))
+                win = win[(win >= edge) & (win < n - edge)]
+                if not len(win):
+                    continue
+                k = int(win[np.argmax(score[win])])
+                if top:
+                    out.append(k)
+                else:
+                    out.insert(0, k)
+                grown = True
+                break
+        if not grown:
+            break
+    return sorted(out)
 
 
 def _merge_thick(idx: list[int], dark: np.ndarray) -> list[int]:
