@@ -54,6 +54,7 @@ CARTILAGE = "costal cartilage"
 
 FULL_FRACTION = 1.0
 SEEN_FRACTION = 0.5
+SEEN_BELOW_FRACTION = 0.75
 """A rib-free neighbour vertebra cut by the field of view must still be seen over this many local heights (the
 part a rib leaves it at, near its top, may lie just beyond the scan): a full one without lungs in view, half of
 one when the lung apices (T1) or bases (T12) are in view and near the rib pair."""
@@ -82,8 +83,8 @@ MIN_END_FRACTION = 0.5
 """A partial vertebra at either end of the column shorter than this many local heights is not named."""
 T1_MAX = 1.25
 """C7 is named only when T1's interval is at most this many heights of T2's."""
-C7_MAX = 1.05
-"""C7 is labelled over at most this many heights of T1 (and not at all when its interval is taller)."""
+C7_MIN, C7_MAX = 0.6, 1.05
+"""C7's interval must be within these many heights of T1's to be named."""
 LONG_FACTOR = 1.6
 """Counting away from the anchor stops at a vertebra this much taller than the vertebrae around it (a disc missed:
 the levels beyond would all be off by one)."""
@@ -266,9 +267,13 @@ def _find_anchors(
         return 0.5 * (bounds[i][0] + bounds[i][1])
 
     def rib_free(i: int, ref: int) -> bool:
-        """Vertebra ``i`` is seen enough (both discs; cut by the field of view: a full height, or half of one when
-        the lungs' ends confirm the level) and no rib leaves the spine there."""
-        need = FULL_FRACTION if lungs is None else SEEN_FRACTION
+        """Vertebra ``i`` is seen enough (both discs; cut by the field of view: a full height, or, when the lungs'
+        ends confirm the level, half of one above T1 and three quarters below T12 — a rib leaves its vertebra in
+        the upper half, which the scan's bottom edge must not cut away) and no rib leaves the spine there."""
+        if lungs is None:
+            need = FULL_FRACTION
+        else:
+            need = SEEN_FRACTION if i < ref else SEEN_BELOW_FRACTION
         seen = 0 < i < nv - 1 or length(i) >= need * col.pitch_at(mid(ref))
         return seen and not any(bearing[i].values()) and rib_hits[i] <= RIB_HIT_TOLERANCE
 
@@ -486,11 +491,13 @@ def _count(bounds: list[tuple[float, float]], anchor: Anchor, notes: list[str]) 
             out[i] = anchor.level + i - anchor.vertebra
             i += step
     out = [lv if lv is not None and C7 <= lv <= S1 else None for lv in out]
-    # C7 only above a T1 of plausible height: a taller "T1" holds C7 too (the C7/T1 disc missed)
-    if C7 in out and T1 in out:
-        c7, t1 = out.index(C7), out.index(T1)
-        t2 = t1 + 1
-        if not (t2 < nv and whole(t2) and whole(t1) and length(t1) <= T1_MAX * length(t2)):
+    # C7 only when seen whole, of a plausible height, above a T1 of plausible height (a taller "T1" holds C7 too,
+    # a taller "C7" holds C6: the thin cervical discs are easily missed)
+    if C7 in out:
+        c7 = out.index(C7)
+        t1, t2 = c7 + 1, c7 + 2
+        ok = whole(c7) and t2 < nv and whole(t1) and whole(t2) and length(t1) <= T1_MAX * length(t2)
+        if not (ok and C7_MIN * length(t1) <= length(c7) <= C7_MAX * length(t1)):
             out[c7] = None
     return out
 
@@ -574,12 +581,6 @@ def _label_vertebrae(
             b = min(b, lo + END_PITCHES * (bounds[n + 1][1] - bounds[n + 1][0]))
         if levels[n] is not None and n + 1 < nv and levels[n + 1] is None and n > 0 and levels[n - 1] is not None:
             a = max(a, hi - END_PITCHES * (bounds[n - 1][1] - bounds[n - 1][0]))
-        if levels[n] == C7 and n + 1 < nv:
-            # C7 is shorter than T1: a taller interval holds C6 too (its disc missed in the thin-disc neck)
-            t1 = bounds[n + 1][1] - bounds[n + 1][0]
-            if n > 0 and hi - lo > C7_MAX * t1:
-                continue
-            b = min(b, lo + C7_MAX * t1)
         lab[(s >= a) & (s <= b) & (lab < 0)] = n
     rest = vert.copy()
     for n in range(nv):
