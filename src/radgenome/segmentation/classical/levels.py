@@ -270,10 +270,8 @@ def _find_anchors(
         """Vertebra ``i`` is seen enough (both discs; cut by the field of view: a full height, or, when the lungs'
         ends confirm the level, half of one above T1 and three quarters below T12 — a rib leaves its vertebra in
         the upper half, which the scan's bottom edge must not cut away) and no rib leaves the spine there."""
-        if lungs is None:
-            need = FULL_FRACTION
-        else:
-            need = SEEN_FRACTION if i < ref else SEEN_BELOW_FRACTION
+        below = SEEN_FRACTION if i < ref else SEEN_BELOW_FRACTION
+        need = FULL_FRACTION if lungs is None else below
         seen = 0 < i < nv - 1 or length(i) >= need * col.pitch_at(mid(ref))
         return seen and not any(bearing[i].values()) and rib_hits[i] <= RIB_HIT_TOLERANCE
 
