@@ -38,31 +38,35 @@ def costal_cartilage(g: WorkGrid, body: np.ndarray, masks: dict[str, np.ndarray]
     rib_names = [n for n in masks if " rib" in n]
     if sternum is None or not sternum.any() or not rib_names:
         return None
-    ribs = np.zeros_like(body)
-    for n in rib_names:
-        ribs |= masks[n]
-    bone = ribs | sternum
-    for n, m in masks.items():
-        if "vertebrae" in n or n.endswith(("clavicle", "scapula")):
-            bone |= m
-    z = g.axis_world(2)
-    zs = z.reshape(-1)[sternum.any(axis=(0, 1))]
-    z_ok = (z >= float(zs.min()) - BELOW_STERNUM_MM) & (z <= float(zs.max()) + 10.0)
-    y = g.axis_world(1)
-    front = np.where(body, y, np.float32(-1e9)).max(axis=1, keepdims=True)
-    ys = float(np.median(y.reshape(-1)[sternum.any(axis=(0, 2))]))
-    zone = z_ok & (front - y < MAX_DEPTH_MM) & (y > ys - BEHIND_STERNUM_MM)
-    cand = (g.hu >= CART_HU[0]) & (g.hu < CART_HU[1]) & body & zone
-    box = bbox(cand, margin=3)
-    if box is None:
+    # the anterior chest wall around the sternum: every step works on that box
+    zv = g.axis_world(2).reshape(-1)
+    yv = g.axis_world(1).reshape(-1)
+    zs = zv[sternum.any(axis=(0, 1))]
+    ys = float(np.median(yv[sternum.any(axis=(0, 2))]))
+    kz = np.flatnonzero((zv >= float(zs.min()) - BELOW_STERNUM_MM) & (zv <= float(zs.max()) + 10.0))
+    jy = np.flatnonzero(yv > ys - BEHIND_STERNUM_MM)
+    if not len(kz) or not len(jy):
         return None
-    cand = cand[box]
-    bone = bone[box]
+    box = (slice(0, body.shape[0]), slice(int(jy.min()), int(jy.max()) + 1), slice(int(kz.min()), int(kz.max()) + 1))
+    sub_body = body[box]
+    bone = np.zeros_like(sub_body)
+    for n, m in masks.items():
+        if " rib" in n or n == "sternum" or "vertebrae" in n or n.endswith(("clavicle", "scapula")):
+            bone |= m[box]
+    y = yv[box[1]][None, :, None]
+    front = np.where(sub_body, y, np.float32(-1e9)).max(axis=1, keepdims=True)
+    hu = g.hu[box]
+    cand = (hu >= CART_HU[0]) & (hu < CART_HU[1]) & sub_body & (front - y < MAX_DEPTH_MM)
+    inner = bbox(cand, margin=3)
+    if inner is None:
+        return None
+    cand = cand[inner]
+    bone = bone[inner]
     near_bone = ndimage.maximum_filter(bone, size=3)
     away = np.zeros_like(cand)
     for n, m in masks.items():
         if "lobe" in n or n in _OTHER:
-            away |= m[box]
+            away |= m[box][inner]
     cand &= ~near_bone & ~ndimage.maximum_filter(away, size=3)
     if not cand.any():
         return None
@@ -78,5 +82,7 @@ def costal_cartilage(g: WorkGrid, body: np.ndarray, masks: dict[str, np.ndarray]
     if not hit.any():
         return None
     out = np.zeros(body.shape, dtype=bool)
-    out[box] = hit[lab]
+    sub = np.zeros(sub_body.shape, dtype=bool)
+    sub[inner] = hit[lab]
+    out[box] = sub
     return out

@@ -207,10 +207,14 @@ def _sacral_slices(
     y = g.axis_world(1).reshape(-1)
     px = float(abs(g.spacing[0] * g.spacing[1]))
     st = ndimage.generate_binary_structure(2, 1)
-    for k in ks:
+    # quick test first: broad bone beside the spine on both sides of the slice
+    bk = bone[:, :, ks] & body[:, :, ks]
+    lat = x[:, None] - curve.slice_point[ks, 0][None, :]
+    per_x = bk.sum(axis=1)  # (nx, len(ks))
+    right = (per_x * (lat > PELVIS_LATERAL_MM)).sum(axis=0) * px
+    left = (per_x * (lat < -PELVIS_LATERAL_MM)).sum(axis=0) * px
+    for k in ks[(right > RIB_SECTION_MAX_MM2) & (left > RIB_SECTION_MAX_MM2)]:
         sl = bone[:, :, k] & body[:, :, k]
-        if sl.sum() * px < 2 * RIB_SECTION_MAX_MM2:
-            continue
         lab, n = ndimage.label(ndimage.binary_dilation(sl, st), structure=st)
         if n == 0:
             continue

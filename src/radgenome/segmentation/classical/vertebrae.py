@@ -169,36 +169,42 @@ class Column:
 # --------------------------------------------------------------------------------------------------------
 def body_front(g: WorkGrid, spine: Spine) -> np.ndarray:
     """(nz,) y of the vertebral body's anterior surface per slice (NaN where no body is seen)."""
-    nz = g.shape[2]
+    nz, nx, ny = g.shape[2], g.shape[0], g.shape[1]
     x = g.axis_world(0).reshape(-1)
     y = g.axis_world(1).reshape(-1)
-    dy = float(abs(g.spacing[1]))
+    dy = float(g.spacing[1])  # signed: the frame's y axis may run either way along the array
     half = max(1, round(5.0 / float(abs(g.spacing[0]))))
-    min_run = max(2, round(FRONT_MIN_MM / dy))
+    min_run = max(2, round(FRONT_MIN_MM / abs(dy)))
+    near = np.convolve(spine.seen.astype(np.int64), np.ones(5, dtype=np.int64), mode="same") > 0
+    ks = np.flatnonzero(near)
     out = np.full(nz, np.nan)
-    order = np.argsort(y)
-    ys = y[order]
-    for k in range(nz):
-        if not spine.seen[max(0, k - 2) : k + 3].any():
-            continue
-        cx, cy = spine.centre[k]
-        i = int(np.argmin(np.abs(x - cx)))
-        j = np.nonzero((ys >= cy - 10.0) & (ys <= cy + FRONT_REACH_MM))[0]
-        if len(j) < min_run:
-            continue
-        # median across the columns: a contrast-filled aorta beside the body does not extend it
-        line = np.median(g.hu[max(0, i - half) : i + half + 1, order[j], k], axis=0)
-        dense = line > FRONT_HU
+    if not len(ks):
+        return out
+    # per slice, the ray from 10 mm behind the column's centre to FRONT_REACH_MM in front of it (anterior order)
+    steps = np.arange(-round(10.0 / abs(dy)), round(FRONT_REACH_MM / abs(dy)) + 1)
+    cx, cy = spine.centre[ks, 0], spine.centre[ks, 1]
+    i0 = np.clip(np.rint((cx - x[0]) / float(g.spacing[0])).astype(np.int64), 0, nx - 1)
+    j0 = np.rint((cy - y[0]) / dy).astype(np.int64)
+    jj = j0[:, None] + (1 if dy > 0 else -1) * steps[None, :]  # anterior = +y
+    valid = (jj >= 0) & (jj < ny)
+    jc = np.clip(jj, 0, ny - 1)
+    cols = [np.clip(i0 + d, 0, nx - 1) for d in range(-half, half + 1)]
+    lines = np.stack([g.hu[c[:, None], jc, ks[:, None]] for c in cols], axis=0)
+    # the median across the columns: a contrast-filled aorta beside the body does not extend it
+    line = np.median(lines, axis=0)
+    dense = (line > FRONT_HU) & valid
+    yy = y[jc]
+    reach = np.maximum(spine.front[ks], cy + 15.0) + FRONT_BEYOND_MM
+    for r in range(len(ks)):
         # runs of dense voxels: the most anterior one long enough that ends within reach of the column's own
         # front and inside the window (a contrast-filled heart or aorta further ahead is not the body)
-        edges = np.diff(np.concatenate([[0], dense.astype(np.int8), [0]]))
-        starts, ends = np.nonzero(edges == 1)[0], np.nonzero(edges == -1)[0]
-        reach = max(float(spine.front[k]), cy + 15.0) + FRONT_BEYOND_MM
-        end_y = ys[j[ends - 1]]
-        ok = (ends - starts >= min_run) & (end_y <= reach) & (ends < len(j))
-        long = np.nonzero(ok)[0]
+        edges = np.diff(np.concatenate([[0], dense[r].astype(np.int8), [0]]))
+        starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+        end_y = yy[r, ends - 1]
+        ok = (ends - starts >= min_run) & (end_y <= reach[r]) & (ends < int(valid[r].sum()) + int(np.argmax(valid[r])))
+        long = np.flatnonzero(ok)
         if len(long):
-            out[k] = float(end_y[long[-1]])
+            out[ks[r]] = float(end_y[long[-1]])
     return out
 
 
