@@ -53,6 +53,7 @@ RIB_NAMES: tuple[str, ...] = tuple(f"{side} rib {k}" for side in ("left", "right
 CARTILAGE = "costal cartilage"
 
 FULL_FRACTION = 1.0
+SEED_DROP_MM = 3.0
 SEEN_FRACTION = 0.5
 SEEN_BELOW_FRACTION = 0.75
 """A rib-free neighbour vertebra cut by the field of view must still be seen over this many local heights (the
@@ -386,7 +387,9 @@ def number_bones(
         lv = []
         for rib in traced[side][1]:
             if rib.seed is not None and rib.is_rib:
-                rib.level_s = float(curve.s_of(rib.seed[None, :], np.array([rib.seed_slice]))[0])
+                # the seed is where the rib meets its vertebra's upper part: counted a little lower, so that a
+                # disc placed a few mm low does not hand the rib to the vertebra above
+                rib.level_s = float(curve.s_of(rib.seed[None, :], np.array([rib.seed_slice]))[0]) - SEED_DROP_MM
                 lv.append(rib.level_s)
         rib_levels[side] = np.sort(np.asarray(lv, dtype=np.float64))
     # discs
