@@ -6,13 +6,13 @@ same input yields byte-identical files.
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from radgenome.anatomy import Hierarchy, load_hierarchy, path_sort_key
 from radgenome.atomic import atomic_path
+from radgenome.csvcells import SafeWriter
 from radgenome.model import Finding, OutputLayout, Polarity, ReportAnalysis, Section, Sentence
 from radgenome.text.labels import LABELS
 
@@ -130,9 +130,12 @@ def volume_rows(
 
 
 def write_csv_atomic(path: Path, header: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
-    """Write a CSV through a temporary file in the same folder, then rename (no half-written files)."""
+    """Write a CSV through a temporary file in the same folder, then rename (no half-written files).
+
+    Every cell goes through :func:`radgenome.csvcells.escape_cell`: a cell starting with ``=``, ``+``, ``-``,
+    ``@``, tab or CR gets a leading ``'`` so a spreadsheet never executes it (our readers undo it)."""
     with atomic_path(path) as tmp, tmp.open("w", encoding="utf-8", newline="") as fh:
-        writer = csv.writer(fh, lineterminator="\n")
+        writer = SafeWriter(fh, lineterminator="\n")
         writer.writerow(header)
         writer.writerows(rows)
 

@@ -13,7 +13,11 @@ IssueKind = Literal[
     "unreadable_row",
     "unreadable_input",
     "unreadable_metadata",
+    "invalid_volume_name",
+    "legacy_encoding",
 ]
+"""``legacy_encoding``: a reports row that was not valid UTF-8 and was decoded as Windows-1252 (it is built; the
+issue is a notice). ``invalid_volume_name``: a VolumeName outside the safe pattern (the row is not built)."""
 
 STAGES: tuple[str, ...] = ("load", "segment", "text", "link", "write")
 """The stages of one case, in order (per-case timings use these keys)."""

@@ -19,7 +19,6 @@ Everything is deterministic per ``(seed, index)``: report ``i`` does not depend 
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 import random
@@ -32,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from radgenome.anatomy import Hierarchy, load_hierarchy
+from radgenome.csvcells import SafeDictWriter
 from radgenome.model import Polarity
 from radgenome.text.measure import to_mm
 
@@ -786,11 +786,12 @@ def region_sentences(report: SyntheticReport, hierarchy: Hierarchy | None = None
 
 # ----------------------------------------------------------------------------- writers
 def write_reports_csv(reports: Iterable[SyntheticReport], path: str | Path) -> Path:
-    """Write CT-RATE's report columns (``VolumeName,ClinicalInformation_EN,...``), UTF-8, RFC 4180 quoting."""
+    """Write CT-RATE's report columns (``VolumeName,ClinicalInformation_EN,...``), UTF-8, RFC 4180 quoting, cells
+    escaped against spreadsheet formulas (:mod:`radgenome.csvcells`; the reports reader undoes it)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=CSV_COLUMNS)
+        writer = SafeDictWriter(fh, fieldnames=CSV_COLUMNS)
         writer.writeheader()
         for r in reports:
             writer.writerow(r.row())

@@ -164,7 +164,9 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Text stages only: sentences -> regions -> findings -> VQA rows -> labels."""
         from rich.console import Console
+        from rich.markup import escape
 
+        from radgenome.cli import debug_enabled, fatal_text
         from radgenome.corpus.reports import ReportTableError
         from radgenome.model import OutputLayout
         from radgenome.pipeline.text_run import run_text
@@ -175,9 +177,11 @@ def register(app: typer.Typer) -> None:
             with task_progress(console) as progress:
                 run = run_text(reports, out, backend=text_backend.name, backend_options=text_backend.options,
                                split=split, progress=progress)
-        except (ReportTableError, TextBackendError, ValueError, OSError) as exc:
-            console.print(f"[red]error:[/red] {exc}")
-            raise typer.Exit(1) from exc
+        except (ReportTableError, TextBackendError, OSError) as exc:
+            if debug_enabled():
+                raise
+            typer.echo(f"fatal: {fatal_text(exc)}", err=True)
+            raise typer.Exit(1) from None
         layout = OutputLayout(out)
         n_sent = sum(len(a.sentences) for a in run.analyses)
         rate = len(run.analyses) / run.seconds if run.seconds else 0.0
@@ -185,7 +189,9 @@ def register(app: typer.Typer) -> None:
             f"[green]wrote[/green] {layout.tables_dir} and {layout.sentences}: {len(run.analyses)} reports, "
             f"{n_sent} sentences in {run.seconds:.2f} s ({rate:,.0f} reports/s)"
         )
+        for w in run.row_warnings:
+            console.print(f"[cyan]note[/cyan] {escape(str(w))}", soft_wrap=True, highlight=False)
         problems = [str(e) for e in run.row_errors] + [f"{f.volume}: {f.reason}" for f in run.failed]
         for line in problems:
-            console.print(f"[yellow]skipped[/yellow] {line}")
+            console.print(f"[yellow]skipped[/yellow] {escape(line)}", soft_wrap=True, highlight=False)
         raise typer.Exit(3 if problems else 0)
