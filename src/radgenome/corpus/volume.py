@@ -201,6 +201,9 @@ def _read_nifti(path: str | Path, max_voxels: int = DEFAULT_MAX_VOXELS) -> tuple
             head = isal_zlib.decompressobj(wbits=31).decompress(raw[: 1 << 16], 540)
         except Exception as exc:
             raise VolumeReadError(f"{path}: truncated or corrupt gzip data ({exc})") from exc
+        if len(head) < 348:
+            raise VolumeReadError(f"{path}: truncated or corrupt gzip data (only {len(head)} bytes decompress, "
+                                  "less than a NIfTI header)")
     elif path.name.endswith(".gz"):
         raise VolumeReadError(f"{path}: named .gz but is not gzip data")
     info = parse_nifti_header(head, path)
