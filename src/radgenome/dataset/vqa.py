@@ -186,6 +186,7 @@ class _Ctx:
                 sentence_indices=sorted(set(sentences)),
                 template_id=template.id,
                 volume_path=self.rec.volume_path,
+                volume_corpus_path=self.rec.volume_corpus_path,
                 labelmap=self.rec.masks.labelmap,
                 provenance=self.prov,
             )

@@ -25,7 +25,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from radgenome.anatomy import Hierarchy, load_hierarchy
-from radgenome.atomic import FILE_MODE
+from radgenome.atomic import FILE_MODE, TEMP_SUFFIX, temp_prefix
 from radgenome.dataset.mask_refs import MaskResolver, read_case_sidecar
 from radgenome.dataset.records import FindingRow, GroundedSentence
 from radgenome.dataset.report_stats import StatsCollector
@@ -85,6 +85,7 @@ def case_sentences(rec: CaseRecord, masks: MaskResolver, *, split: str, hierarch
                 ],
                 flags=[*s.flags, *case_flags.get(s.index, [])],
                 volume_path=rec.volume_path,
+                volume_corpus_path=rec.volume_corpus_path,
                 provenance=prov,
             )
         )
@@ -102,7 +103,7 @@ class ParquetStream:
     def __init__(self, path: Path, schema: pa.Schema, row_group: int = ROW_GROUP_ROWS) -> None:
         self.path, self.schema, self.row_group = Path(path), schema, row_group
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=self.path.parent)
+        fd, tmp = tempfile.mkstemp(prefix=temp_prefix(self.path.name), suffix=TEMP_SUFFIX, dir=self.path.parent)
         os.close(fd)
         self.tmp = Path(tmp)
         self._writer = pq.ParquetWriter(self.tmp, schema, compression="zstd")
@@ -190,7 +191,7 @@ def write_layout(out: Path, rec: CaseRecord, sidecar: dict[str, Any] | None = No
     labelmap, affine = read_labelmap(nii)
     labels = {int(k): str(v) for k, v in sidecar.get("labels", {}).items()}
     sat, sat_affine = _sat_labels(layout, rec, labelmap, affine, sidecar)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=layout.root))
+    tmp = Path(tempfile.mkdtemp(prefix=temp_prefix(target.name), suffix=TEMP_SUFFIX, dir=layout.root))
     try:
         write_radgenome_layout(sat, sat_affine, labels, tmp)
         info = {"labelmap": rec.masks.labelmap, "labelmap_signature": signature, "space": "sat"}

@@ -8,7 +8,7 @@ a case's analysis goes from the text stage to the tables without a conversion; :
 
 JSON (``schema_version`` 1)::
 
-    {"schema_version": 1, "volume", "stem", "split", "volume_path",
+    {"schema_version": 1, "volume", "stem", "split", "volume_path", ["volume_corpus_path"],
      "report": {volume, findings, impressions, clinical, technique, row},
      "sentences": [{section, index, text, start, end, marker, nodes, grounding_confidence, polarity,
                     findings: [{phrase, polarity, nodes, attributes, measurements}], measurements, flags, backend}],
@@ -159,6 +159,9 @@ class CaseRecord:
     timings: dict[str, float] = field(default_factory=dict)
     """Seconds per stage: load, segment, text, link, write."""
     schema_version: int = SCHEMA_VERSION
+    volume_corpus_path: str | None = None
+    """The CT's path relative to the corpus folder it was found under (the CT-RATE root, or the volumes folder):
+    with a new corpus root it finds the CT of a moved corpus. ``volume_path`` itself is relative to OUT."""
 
     @property
     def volume(self) -> str:
@@ -190,6 +193,7 @@ class CaseRecord:
             "stem": self.stem,
             "split": self.split,
             "volume_path": self.volume_path,
+            **({"volume_corpus_path": self.volume_corpus_path} if self.volume_corpus_path is not None else {}),
             "report": _report_dict(a.report),
             "sentences": [_sentence_dict(s) for s in a.sentences],
             "disorders": list(a.disorders),
@@ -232,6 +236,7 @@ class CaseRecord:
             flags=[CaseFlag(**f) for f in d.get("flags", [])],
             provenance=CaseProvenance(**prov),
             timings={str(k): float(v) for k, v in (d.get("timings") or {}).items()},
+            volume_corpus_path=d.get("volume_corpus_path"),
         )
 
     @classmethod

@@ -81,6 +81,9 @@ class BuildSummary:
     seconds_total: float = 0.0
     exit_code: int = 0
     """0 every case built; 3 some case failed or some report could not be built (each listed)."""
+    notices: list[str] = field(default_factory=list)
+    """What the build found and repaired on its way (a corrupt manifest moved aside, stale temporary files
+    removed, finished cases whose outputs failed their check and were rebuilt)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -102,6 +105,7 @@ class BuildSummary:
             "seconds_finalize": self.seconds_finalize,
             "seconds_total": self.seconds_total,
             "exit_code": self.exit_code,
+            "notices": list(self.notices),
         }
 
     def to_json(self) -> str:

@@ -166,7 +166,6 @@ def register(app: typer.Typer) -> None:
         from rich.console import Console
         from rich.markup import escape
 
-        from radgenome.cli import debug_enabled, fatal_text
         from radgenome.corpus.reports import ReportTableError
         from radgenome.model import OutputLayout
         from radgenome.pipeline.text_run import run_text
@@ -177,10 +176,8 @@ def register(app: typer.Typer) -> None:
             with task_progress(console) as progress:
                 run = run_text(reports, out, backend=text_backend.name, backend_options=text_backend.options,
                                split=split, progress=progress)
-        except (ReportTableError, TextBackendError, OSError) as exc:
-            if debug_enabled():
-                raise
-            typer.echo(f"fatal: {fatal_text(exc)}", err=True)
+        except (ReportTableError, TextBackendError) as exc:  # anything else: one fatal line from the main app
+            typer.echo(f"fatal: {exc}", err=True)
             raise typer.Exit(1) from None
         layout = OutputLayout(out)
         n_sent = sum(len(a.sentences) for a in run.analyses)
