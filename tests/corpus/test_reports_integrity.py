@@ -61,7 +61,7 @@ def test_a_multiline_field_that_only_mentions_a_name_is_kept(tmp_path: Path) -> 
 def test_one_legacy_byte_decodes_only_its_row_and_reports_it(tmp_path: Path) -> None:
     body = (HEADER + "a_1.nii.gz,,,Size 5 – 6 mm.,Naïve.\n").encode("utf-8")
     body += "b_1.nii.gz,,,Sjögren – stable,\n".encode("cp1252")
-    body += "c_1.nii.gz,,,Nodule – 4 mm.,\n".encode("utf-8")
+    body += "c_1.nii.gz,,,Nodule – 4 mm.,\n".encode()
     t = read_report_table(table(tmp_path, body))
     findings = {r.volume: r.findings for r in t.reports}
     assert findings == {"a_1.nii.gz": "Size 5 – 6 mm.", "b_1.nii.gz": "Sjögren – stable",
@@ -114,7 +114,7 @@ def test_every_accepted_name_is_one_safe_path_component_and_no_formula(name: str
     if volume_name_problem(name) is None:
         assert "/" not in name and "\\" not in name and ".." not in name and "\x00" not in name
         assert not name.startswith(".") and not is_formula_cell(name) and 0 < len(name) <= MAX_VOLUME_NAME
-        assert len((".%s.nii.gz.abcdefgh.tmp" % name).encode()) <= 255
+        assert len((f".{name}.nii.gz.abcdefgh.tmp").encode()) <= 255
 
 
 def test_duplicates_by_stem_keep_the_first(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@ are not regular files; a header that under-declares its data never makes us deco
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tracemalloc
 from pathlib import Path
@@ -34,10 +35,8 @@ def gz(path: Path, *chunks: bytes) -> Path:
 
 def peak_mib(fn: Any) -> float:
     tracemalloc.start()
-    try:
+    with contextlib.suppress(VolumeReadError):
         fn()
-    except VolumeReadError:
-        pass
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     return peak / 2**20
