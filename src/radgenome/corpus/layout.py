@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from radgenome.corpus.files import not_regular_reason
 from radgenome.corpus.inputs import discover_inputs
 from radgenome.corpus.metadata import MetadataRow, read_metadata, volume_stem
 from radgenome.corpus.reports import ReportTableError, RowErrorKind, read_report_table
@@ -222,8 +223,9 @@ def discover_corpus(
         where = f" under {root}" if root is not None else ""
         raise CorpusError(f"no reports table found{where} (give a reports table or a CT-RATE root)")
     for f in r_files:
-        if not f.is_file():
-            raise CorpusError(f"{f}: reports table not found")
+        reason = not_regular_reason(f)
+        if reason is not None:
+            raise CorpusError(f"{f}: cannot read reports table: {reason}")
 
     rows, issues = _read_all_reports(r_files)
     found = VolumeFiles()

@@ -133,7 +133,9 @@ def register(app: typer.Typer) -> None:
         try:
             written = write_region_mask(labelmap, path, out)
         except (NotAMaskError, UnknownNodeError, ValueError) as exc:
-            typer.echo(f"fatal: {exc}", err=True)
+            where = "" if str(labelmap) in str(exc) or isinstance(exc, NotAMaskError | UnknownNodeError) else (
+                f"{labelmap}: ")
+            typer.echo(f"fatal: {where}{exc}", err=True)
             raise typer.Exit(1) from None
         except OSError as exc:
             where = exc.filename if exc.filename is not None else out
