@@ -91,6 +91,8 @@ class NiftiHeaderInfo:
     dtype: np.dtype
     offset: int
     """Byte offset of the voxel data (``vox_offset``)."""
+    version: int = 1
+    """NIfTI-1 or NIfTI-2."""
 
     @property
     def voxels(self) -> int:
@@ -123,7 +125,7 @@ def parse_nifti_header(head: bytes, path: Path) -> NiftiHeaderInfo:
                 raise VolumeReadError(f"{path}: not a NIfTI image (bad header: {exc})") from exc
             if any(d < 0 for d in shape):
                 raise VolumeReadError(f"{path}: not a NIfTI image (negative dimension in {shape})")
-            return NiftiHeaderInfo(shape, dtype, max(offset, size))
+            return NiftiHeaderInfo(shape, dtype, max(offset, size), 1 if size == 348 else 2)
     sizeof = struct.unpack("<i", head[:4])[0] if len(head) >= 4 else None
     raise VolumeReadError(
         f"{path}: not a NIfTI image (header of {len(head)} bytes, sizeof_hdr {sizeof}; expected 348 or 540)"
@@ -224,15 +226,11 @@ def _read_nifti(path: str | Path, max_voxels: int = DEFAULT_MAX_VOXELS) -> tuple
             raw = path.read_bytes()
         except OSError as exc:
             raise VolumeReadError(f"{path}: cannot read file ({exc.strerror or exc})") from exc
-    errors: list[str] = []
-    for cls in (nib.Nifti1Image, nib.Nifti2Image):
-        try:
-            img = cls.from_bytes(raw)
-        except Exception as exc:  # nibabel raises HeaderDataError, ImageFileError, ValueError, ...
-            errors.append(f"{cls.__name__}: {exc}")
-            continue
-        return img, raw
-    raise VolumeReadError(f"{path}: not a NIfTI image ({'; '.join(errors)[:300]})")
+    cls = nib.Nifti1Image if info.version == 1 else nib.Nifti2Image
+    try:
+        return cls.from_bytes(raw), raw
+    except Exception as exc:  # nibabel raises HeaderDataError, ImageFileError, ValueError, ...
+        raise VolumeReadError(f"{path}: not a NIfTI image ({cls.__name__}: {str(exc)[:300]})") from exc
 
 
 def _nifti_array(img: Any, raw: bytes, path: Path) -> tuple[np.ndarray, dict[str, Any]]:

@@ -373,6 +373,9 @@ def _build_cases(
     settings = dataclasses.replace(settings, versions=versions)
     for issue in corpus.issues:
         log.warning("%s: %s (%s): %s", issue.kind, issue.volume, issue.source, issue.reason)
+    if corpus.skipped_reconstructions:
+        log.info("%d volumes left out as later reconstructions of a scan (reconstructions=first): %s",
+                 len(corpus.skipped_reconstructions), ", ".join(corpus.skipped_reconstructions))
 
     jobs = _jobs(corpus, opts, settings, text)
     outcomes: dict[str, CaseOutcome] = {}

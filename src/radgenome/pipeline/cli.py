@@ -231,6 +231,8 @@ def print_summary(summary: BuildSummary, console: Any, out: Path) -> None:
     t.add_row("cases failed", str(summary.failed))
     t.add_row("reports without volumes", str(len(summary.reports_without_volumes)))
     t.add_row("volumes without reports", str(len(summary.volumes_without_reports)))
+    if summary.skipped_reconstructions:
+        t.add_row("later reconstructions left out", f"{summary.skipped_reconstructions} (named in the build log)")
     other = [i for i in summary.issues if i.kind not in ("report_without_volume", "volume_without_report")]
     t.add_row("other corpus issues", str(len(other)))
     t.add_row("mask status (grounded nodes)", ", ".join(f"{k} {v}" for k, v in summary.mask_status.items()))

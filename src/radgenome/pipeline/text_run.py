@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from radgenome.atomic import atomic_write_text
-from radgenome.corpus.reports import RowError, RowWarning, read_report_table
+from radgenome.corpus.reports import ReportTableError, RowError, RowWarning, read_report_table
 from radgenome.dataset.sentences_parquet import write_sentences_parquet
 from radgenome.dataset.tables import write_radgenome_tables
 from radgenome.model import OutputLayout, Report, ReportAnalysis
@@ -78,6 +78,8 @@ def run_text(
     started = time.perf_counter()
     with gc_paused():
         table = read_report_table(reports_csv)
+        if not table.reports and not table.errors:
+            raise ReportTableError(f"{reports_csv}: no reports (the table has a header but no rows)")
         reports, row_errors = _non_empty(table.reports, list(table.errors))
         engine = get_text_backend(backend, **(backend_options or {})) if isinstance(backend, str) else backend
         try:
