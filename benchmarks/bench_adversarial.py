@@ -27,9 +27,11 @@ import json
 import os
 import shutil
 import socket
+import stat
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -42,6 +44,8 @@ from isal import igzip
 
 HEADER = ["VolumeName", "ClinicalInformation_EN", "Technique_EN", "Findings_EN", "Impressions_EN"]
 FORMULA = ("=", "+", "-", "@", "\t", "\r")
+HANG_SECONDS = 120.0
+"""A command still running after this long is stuck (the harness then releases its FIFOs)."""
 
 
 # ------------------------------------------------------------------------------------------------ bookkeeping
@@ -99,9 +103,20 @@ class Harness:
         self.tally = Tally()
         self.outputs: list[Path] = []
 
-    def invoke(self, args: list[str]) -> Any:
-        res = self.runner.invoke(self.app, [str(a) for a in args])
-        return res
+    def invoke(self, args: list[str], timeout: float | None = None) -> Any:
+        """Run one command; a command still running after ``timeout`` seconds is stuck (on a FIFO, in practice):
+        every FIFO of the work folder gets a writer so it can end, and the result says it hung."""
+        done: list[Any] = []
+        worker = threading.Thread(target=lambda: done.append(self.runner.invoke(self.app, [str(a) for a in args])),
+                                  daemon=True)
+        worker.start()
+        worker.join(HANG_SECONDS if timeout is None else timeout)
+        if worker.is_alive():
+            while worker.is_alive():
+                _release_fifos(self.work)
+                worker.join(1.0)
+            return Hung(done[0].output if done else "")
+        return done[0]
 
     @staticmethod
     def traceback(res: Any) -> bool:
@@ -127,6 +142,28 @@ class Harness:
                         self.tally.csv_cells += 1
                         if is_formula_cell(cell):
                             self.tally.formula_cells.append(f"{path}: {cell[:40]!r}")
+
+
+@dataclass
+class Hung:
+    """The result of a command that blocked until its FIFOs were released."""
+
+    output: str = ""
+    exit_code: int = -1
+    exception: BaseException | None = None
+
+    def __post_init__(self) -> None:
+        self.output = "HUNG (blocked on a FIFO until the harness wrote to it)\n" + self.output
+
+
+def _release_fifos(work: Path) -> None:
+    for path in work.rglob("*"):
+        try:
+            if stat.S_ISFIFO(path.lstat().st_mode):
+                fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK)
+                os.close(fd)
+        except OSError:  # no reader waiting on this one
+            pass
 
 
 @contextlib.contextmanager
@@ -834,8 +871,12 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--workdir", type=Path, help="Folder for the generated inputs and outputs (default: a temp dir).")
     ap.add_argument("--keep", action="store_true", help="Keep the work folder.")
-    ap.add_argument("--verbose", action="store_true", help="Print every probe.")
+    ap.add_argument("--verbose", action="store_true", help="List every probe that was not handled cleanly.")
+    ap.add_argument("--hang-seconds", type=float, default=HANG_SECONDS,
+                    help="A command running longer is counted as hung (default %(default)s).")
     args = ap.parse_args()
+    global HANG_SECONDS
+    HANG_SECONDS = args.hang_seconds
     work = args.workdir or Path(tempfile.mkdtemp(prefix="radgenome_adversarial_"))
     work.mkdir(parents=True, exist_ok=True)
     try:
@@ -853,8 +894,11 @@ def main() -> int:
     print(f"seconds                       {fig['seconds']}")
     for cat, c in fig["by_category"].items():
         print(f"  {cat:<16} tried {c['tried']:>3}  clean {c['clean']:>3}  tracebacks {c['tracebacks']}")
-    for line in fig["not_clean"] + fig["lost"] + fig["duplicated"] + fig["formula"]:
-        print(f"  ! {line}")
+    if args.verbose:
+        for line in fig["not_clean"] + fig["lost"] + fig["duplicated"] + fig["formula"]:
+            print(f"  ! {line}")
+    else:
+        print(f"  ({len(fig['not_clean'])} not clean; --verbose lists them)")
     return 0 if fig["handled_cleanly"] == fig["tried"] and not fig["formula_cells"] else 1
 
 

@@ -242,3 +242,27 @@ def test_the_loader_works_from_another_folder_and_after_the_corpus_moved(
         RadGenomeDataset(moved_out, "qa", allow_missing_masks=True).load_item(0)
     again = RadGenomeDataset(moved_out, "qa", allow_missing_masks=True, corpus_root=moved_corpus).load_item(0)
     assert (again["image"] == item["image"]).all()
+
+
+def test_records_of_an_older_version_get_their_paths_rewritten_not_rebuilt(
+    corpus_factory: Callable[[int], Path], tmp_path: Path, run: Run
+) -> None:
+    root = corpus_factory(1)
+    out = tmp_path / "out"
+    assert run(out, root).exit_code == 0
+    rec_path = next((out / "cases").glob("*.json"))
+    data = json.loads(rec_path.read_bytes())
+    data["volume_path"] = "rv/corpus/dataset/" + Path(data["volume_path"]).name  # relative to some old cwd
+    del data["volume_corpus_path"]
+    rec_path.write_text(json.dumps(data))
+    with sqlite3.connect(out / "manifest.sqlite") as db:  # an older manifest: no sizes
+        db.execute("UPDATE cases SET sizes = NULL")
+    res = run(out, root)
+    assert res.exit_code == 0 and res.skipped == 1 and res.done == 0 and not res.notices
+    fixed = json.loads(rec_path.read_bytes())
+    assert fixed["volume_path"].startswith("../") and fixed["volume_corpus_path"].startswith("dataset/")
+    rows = pq.read_table(out / "dataset" / "qa_pairs.parquet").to_pylist()
+    assert {r["volume_path"] for r in rows} == {fixed["volume_path"]}
+    with sqlite3.connect(out / "manifest.sqlite") as db:
+        (sizes,) = db.execute("SELECT sizes FROM cases").fetchone()
+    assert json.loads(sizes)["record"] == rec_path.stat().st_size

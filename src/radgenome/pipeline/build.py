@@ -235,7 +235,6 @@ def _check_finished(
         return False, ""
     recorded = manifest.sizes(job.stem)
     try:
-        rec = _refresh_paths(rec, job, layout)
         sizes = output_sizes(rec, job.stem, layout)
     except OSError as exc:
         return False, f"outputs unreadable ({os_error_text(exc)})"
@@ -246,26 +245,31 @@ def _check_finished(
     problem = _labelmap_problem(rec, layout)
     if problem is not None:
         return False, problem
+    try:
+        if _refresh_paths(rec, job, layout):
+            sizes = output_sizes(rec, job.stem, layout)
+    except OSError as exc:
+        return False, f"record not rewritable ({os_error_text(exc)})"
     if recorded != sizes:
         manifest.set_sizes(job.stem, sizes)
     return True, ""
 
 
-def _refresh_paths(rec: CaseRecord, job: CaseJob, layout: OutputLayout) -> CaseRecord:
-    """The record with its CT paths in the current form (relative to OUT, and to the corpus folder): a record of
-    an earlier version, or of a build started from another folder, is rewritten — the fingerprint guarantees it is
-    the same CT file."""
+def _refresh_paths(rec: CaseRecord, job: CaseJob, layout: OutputLayout) -> bool:
+    """Put the record's CT paths in the current form (relative to OUT, and to the corpus folder): a record of an
+    earlier version, or one whose corpus was given from another place, is rewritten — the fingerprint guarantees
+    it is the same CT file. True when the record was rewritten."""
     from radgenome.model import write_record
 
     if job.volume_path is None:
-        return rec
+        return False
     want = layout.ref(job.volume_path)
     corpus = layout.corpus_ref(job.volume_path, job.volume_anchor) if job.volume_anchor is not None else None
     if rec.volume_path == want and rec.volume_corpus_path == corpus:
-        return rec
+        return False
     rec.volume_path, rec.volume_corpus_path = want, corpus
     write_record(rec, layout.case_record(job.stem))
-    return rec
+    return True
 
 
 def _remove_outputs(job: CaseJob, layout: OutputLayout) -> None:
