@@ -92,12 +92,13 @@ class Tally:
 
 
 class Harness:
-    def __init__(self, work: Path) -> None:
+    def __init__(self, work: Path, hang_seconds: float = HANG_SECONDS) -> None:
         from typer.testing import CliRunner
 
         from radgenome.cli import app
 
         self.work = work
+        self.hang_seconds = hang_seconds
         self.app = app
         self.runner = CliRunner()
         self.tally = Tally()
@@ -110,7 +111,7 @@ class Harness:
         worker = threading.Thread(target=lambda: done.append(self.runner.invoke(self.app, [str(a) for a in args])),
                                   daemon=True)
         worker.start()
-        worker.join(HANG_SECONDS if timeout is None else timeout)
+        worker.join(self.hang_seconds if timeout is None else timeout)
         if worker.is_alive():
             while worker.is_alive():
                 _release_fifos(self.work)
@@ -849,9 +850,9 @@ def _tables(out: Path) -> dict[str, bytes]:
 
 
 # ---------------------------------------------------------------------------------------------------- main
-def run_suite(work: Path) -> dict[str, Any]:
+def run_suite(work: Path, hang_seconds: float = HANG_SECONDS) -> dict[str, Any]:
     """Run every probe in ``work`` (an empty folder); the figures."""
-    h = Harness(work)
+    h = Harness(work, hang_seconds)
     t0 = time.perf_counter()
     run_rows(h)
     built = run_volumes(h)
@@ -875,12 +876,10 @@ def main() -> int:
     ap.add_argument("--hang-seconds", type=float, default=HANG_SECONDS,
                     help="A command running longer is counted as hung (default %(default)s).")
     args = ap.parse_args()
-    global HANG_SECONDS
-    HANG_SECONDS = args.hang_seconds
     work = args.workdir or Path(tempfile.mkdtemp(prefix="radgenome_adversarial_"))
     work.mkdir(parents=True, exist_ok=True)
     try:
-        fig = run_suite(work)
+        fig = run_suite(work, hang_seconds=args.hang_seconds)
     finally:
         if not args.keep and args.workdir is None:
             shutil.rmtree(work, ignore_errors=True)
