@@ -266,3 +266,27 @@ def test_records_of_an_older_version_get_their_paths_rewritten_not_rebuilt(
     with sqlite3.connect(out / "manifest.sqlite") as db:
         (sizes,) = db.execute("SELECT sizes FROM cases").fetchone()
     assert json.loads(sizes)["record"] == rec_path.stat().st_size
+
+
+def test_a_record_the_dataset_pass_cannot_use_fails_alone(
+    tmp_path: Path, run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import radgenome.dataset.writers as writers_mod
+
+    reports = reports_csv(tmp_path / "r.csv", good_rows(3))
+    original = writers_mod.case_qa_pairs
+
+    def broken_for_two(rec: Any, *args: Any, **kw: Any) -> Any:
+        if rec.stem == "train_2_a_1":
+            raise ValueError("a bug on one odd record")
+        return original(rec, *args, **kw)
+
+    monkeypatch.setattr(writers_mod, "case_qa_pairs", broken_for_two)
+    out = tmp_path / "out"
+    res = run(out, reports=[reports], text_only=True)
+    assert res.exit_code == 3 and [(f.volume, f.stage) for f in res.failures] == [("train_2_a_1", "dataset")]
+    assert "a bug on one odd record" in res.failures[0].reason
+    with (out / "radgenome_files" / "train_case_disorders.csv").open(newline="") as fh:
+        assert [r["Volumename"] for r in csv.DictReader(fh)] == ["train_1_a_1.nii.gz", "train_3_a_1.nii.gz"]
+    parquet = {r["stem"] for r in pq.read_table(out / "dataset" / "qa_pairs.parquet").to_pylist()}
+    assert parquet == {"train_1_a_1", "train_3_a_1"}  # in every table or in none

@@ -153,10 +153,14 @@ class RadGenomeTables:
         hierarchy: Hierarchy | None = None,
         contents: dict[str, PathContent] | None = None,
     ) -> None:
-        split = split_of(analysis.volume, self.default_split)
+        self.add_rows(analysis.volume, volume_rows(analysis, hierarchy, contents))
+
+    def add_rows(self, volume: str, rows: dict[str, list[tuple[object, ...]]]) -> None:
+        """Add one volume's :func:`volume_rows` (made by the caller)."""
+        split = split_of(volume, self.default_split)
         tables = self.by_split.setdefault(split, {name: [] for name in TABLE_COLUMNS})
-        for name, rows in volume_rows(analysis, hierarchy, contents).items():
-            tables[name].extend(rows)
+        for name, table_rows in rows.items():
+            tables[name].extend(table_rows)
 
     def write(self, out_dir: Path) -> dict[str, Path]:
         """Write ``{split}_{table}.csv`` for every split present; returns the written paths by file name."""

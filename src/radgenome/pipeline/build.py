@@ -437,6 +437,8 @@ def _build_cases(
     fin = finalize_build(layout.root, _records(jobs, failed, layout), default_split=opts.split, seed=opts.seed,
                          radgenome_layout=opts.radgenome_layout)
     seconds_finalize = round(time.perf_counter() - t, 2)
+    for stem, (stage, reason) in fin.failures.items():  # records the dataset pass could not use: per case too
+        failed[stem] = CaseOutcome(stem, "failed", f"{stage}: {reason}", stage=stage)
     summary = _summary(corpus, jobs, outcomes, skipped, failed)
     summary.records = fin.stats.n_records
     summary.mask_status = fin.stats.summary_mask_status()
