@@ -33,16 +33,10 @@ def debug_enabled() -> bool:
 
 
 def _control_flow() -> tuple[type[BaseException], ...]:
-    """The exceptions typer/click use to exit, abort or report usage errors (they are not failures of ours)."""
-    kinds: list[type[BaseException]] = [typer.Exit, typer.Abort]
-    typer_exception = getattr(typer, "TyperException", None)  # typer >= 0.16 vendors click
-    if isinstance(typer_exception, type):
-        kinds.append(typer_exception)
-    try:
-        import click
-    except ImportError:  # pragma: no cover - typer without click
-        return tuple(kinds)
-    return (*kinds, click.exceptions.Exit, click.ClickException, click.exceptions.Abort)
+    """The exceptions typer (and the click it uses or vendors) raise to exit, abort or report a usage error: they
+    are not failures of ours."""
+    usage = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+    return (typer.Exit, typer.Abort, usage)
 
 
 def fatal_text(exc: BaseException) -> str:
