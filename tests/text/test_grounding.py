@@ -62,7 +62,7 @@ def test_finding_implies_region_when_no_anatomy_is_named() -> None:
 
 def test_continuation_sentences_inherit_the_previous_region() -> None:
     prev = ground_sentence("A 12 mm hypodense nodule is observed in the left thyroid lobe.")
-    g = ground_sentence("It is recommended to be evaluated together with ultrasound.", prev)
+    g = ground_sentence("It has lobulated contours.", prev)
     assert g.nodes == ("left thyroid",)
     assert g.source == "context"
     assert g.confidence < prev.confidence
