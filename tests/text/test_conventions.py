@@ -74,3 +74,87 @@ def test_recommendation_spans_cover_only_the_recommending_clause() -> None:
     assert recommendation_spans("nodules in both lungs.").clauses == 0
     # "suggested" only as a recommendation verb
     assert recommendation_spans("it suggested a subacute process.").clauses == 0
+
+
+# ------------------------------------------------------------------------------------- rule 1: landmarks
+@pytest.mark.parametrize(
+    ("sentence", "expected"),
+    [
+        ("A subpleural nodule with a diameter of 2 mm is observed in the middle lobe of the right lung.",
+         {"right lung middle lobe"}),
+        ("A few millimetric nonspecific subpleural nodules are observed.", {"lung"}),
+        ("Nonspecific millimetric nodule in the paramediastinal area in the posterior segment of the right lung "
+         "upper lobe.", {"right lung upper lobe"}),
+        ("In the upper lobe of the right lung, there is a mass of 6 cm in diameter, located centrally, adjacent to "
+         "the mediastinum.", {"right lung upper lobe"}),
+        ("Pleural thickening at the left lung base.", {"pleura"}),
+        ("Pleural calcification at the level of the lower lobe.", {"pleura"}),
+        ("Thickening of the middle lobe level in the mediastinal pleura.", {"pleura"}),
+        ("Pleural effusion in the left lung.", {"pleura"}),
+        ("There is a small amount of effusion in the left hemithorax.", {"pleura"}),
+        ("There is a large pneumothorax in the left lung.", {"pleura"}),
+        ("Lymph node at the level of the carina.", {"mediastinal tissue"}),
+        # a landmark followed by a finding of its own is a statement about it
+        ("Atelectasis in both lungs adjacent to the pleural effusion.", {"left lung", "right lung", "pleura"}),
+        # without another named region the landmark is the site
+        ("Millimetric-sized calcific atheroma plaques are observed at the level of the aortic arch.", {"aorta"}),
+        ("At the level of segment 6 of the right lobe of the liver, subcapsular hypodense areas.",
+         {"right lobe of liver"}),
+        # lung findings keep the lung beside the pleura
+        ("Bilateral minimal pleural effusion and atelectasis in both lungs.", {"pleura", "left lung", "right lung"}),
+        ("Metastatic lesions in both lungs, pleural masses in the right hemithorax.",
+         {"left lung", "right lung", "pleura"}),
+        ("Pleuroparenchymal sequelae changes in the right lung upper lobe.", {"right lung upper lobe", "pleura"}),
+    ],
+)
+def test_landmarks_do_not_add_a_region(sentence: str, expected: set[str]) -> None:
+    assert nodes(sentence) == expected
+
+
+# ------------------------------------------------------------------------ airways: bronchial-wall findings
+@pytest.mark.parametrize(
+    ("sentence", "expected"),
+    [
+        ("Bilateral peribronchial thickenings were observed.", {"bronchie"}),
+        ("Minimal peribronchial thickening in both lungs.", {"bronchie", "left lung", "right lung"}),
+        ("Peribronchial thickening in the lower lobes.", {"bronchie", "left lung lower lobe", "right lung lower lobe"}),
+        ("Thickening of the bronchial wall.", {"bronchie"}),
+        ("There is minimal bronchiectasis in the central parts of both lungs.",
+         {"bronchie", "left lung", "right lung"}),
+        ("Bronchiectatic changes.", {"bronchie"}),
+        # "peribronchial" locating a parenchymal finding is a lung word
+        ("Peribronchial minimal consolidation is seen in the lower lobes.",
+         {"left lung lower lobe", "right lung lower lobe"}),
+    ],
+)
+def test_bronchial_wall_findings_are_about_the_airways(sentence: str, expected: set[str]) -> None:
+    assert nodes(sentence) == expected
+
+
+# ----------------------------------------------------------------------------------------- lymph nodes
+@pytest.mark.parametrize(
+    ("sentence", "expected"),
+    [
+        ("No enlarged lymph nodes in pathological dimensions were detected.", {OTHERS}),
+        ("No pathological size and configuration of lymph nodes were detected at both hilar levels.",
+         {"mediastinal tissue"}),
+        ("No pathologically enlarged lymph nodes were detected in the mediastinum and hilar regions.",
+         {"mediastinal tissue"}),
+        ("No lymph node was observed in the supraclavicular fossa and axilla in pathological size and appearance.",
+         {OTHERS}),
+        ("In the left axilla, there are lymph nodes less than 1 cm in short axes.", {OTHERS}),
+        ("No enlarged lymph nodes in prevascular, pre-paratracheal, subcarinal or bilateral hilar-axillary "
+         "pathological dimensions were detected.", {"mediastinal tissue"}),
+        ("No lymph nodes in the upper abdominal sections.", {"abdomen"}),
+        ("Right hilar calcified lymph nodes and calcified parenchymal nodule in the upper lobe of the right lung.",
+         {"mediastinal tissue", "right lung upper lobe"}),
+        # the hilum without lymph nodes is the lung's
+        ("Near the hilar area of the left lung, there are cavitary nodular lesions.", {"left lung"}),
+    ],
+)
+def test_lymph_nodes_take_their_stated_site_or_others(sentence: str, expected: set[str]) -> None:
+    assert nodes(sentence) == expected
+
+
+def test_lymph_nodes_with_no_site_do_not_inherit_from_a_single_region_context() -> None:
+    assert nodes("No enlarged lymph nodes were detected.", "Nodules in the right lung.") == {OTHERS}

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from radgenome.anatomy import TOP_LEVEL_REGIONS, load_hierarchy
+from radgenome.text.conventions import apply_conventions
 from radgenome.text.lexicon import Entry, Lexicon, Mention, find_mentions, first_chars, load_lexicon
 from radgenome.text.recommendations import blank, recommendation_spans
 from radgenome.text.resolvers import (
@@ -122,6 +123,13 @@ def finest(nodes: list[str]) -> tuple[str, ...]:
     return tuple(keep)
 
 
+def _without_others(nodes: tuple[str, ...]) -> tuple[str, ...]:
+    """``others`` only when nothing else: "axillary and mediastinal lymph nodes" are mediastinal."""
+    if OTHERS in nodes and len(nodes) > 1:
+        return tuple(n for n in nodes if n != OTHERS)
+    return nodes
+
+
 def lower_same_length(text: str) -> str:
     """Lower-case ``text`` keeping every character at its offset (so spans stay valid)."""
     low = text.lower()
@@ -150,7 +158,7 @@ def ground_analysis(text: str) -> SentenceAnalysis:
     low = lower_same_length(text)
     rec = recommendation_spans(low)
     low = blank(low, rec.spans)
-    mentions = find_mentions(low)
+    mentions = apply_conventions(low, find_mentions(low))
     anatomy = [m for m in mentions if m.entry.kind == "anatomy"]
     implied = [m for m in mentions if m.entry.kind == "finding"]
     if not anatomy:
@@ -159,8 +167,8 @@ def ground_analysis(text: str) -> SentenceAnalysis:
         anatomy = [m for m in mentions if m.entry.kind == "weak"]
         if anatomy:
             anatomy += implied
-    nodes = finest(_resolve(low, anatomy)) if anatomy else ()
-    implied_nodes = finest(_resolve(low, implied)) if implied else ()
+    nodes = _without_others(finest(_resolve(low, anatomy))) if anatomy else ()
+    implied_nodes = _without_others(finest(_resolve(low, implied))) if implied else ()
     return SentenceAnalysis(
         own=Grounding(nodes, CONF_ANATOMY, "anatomy", tuple(mentions)) if nodes else None,
         by_finding=Grounding(implied_nodes, CONF_FINDING, "finding", tuple(mentions)) if implied_nodes else None,
