@@ -158,3 +158,54 @@ def test_lymph_nodes_take_their_stated_site_or_others(sentence: str, expected: s
 
 def test_lymph_nodes_with_no_site_do_not_inherit_from_a_single_region_context() -> None:
     assert nodes("No enlarged lymph nodes were detected.", "Nodules in the right lung.") == {OTHERS}
+
+
+# ------------------------------------------------- rules 4, 5, 7, 8 and general statements ("Others")
+@pytest.mark.parametrize(
+    ("sentence", "expected"),
+    [
+        # rule 4: technique phrases do not add a region; a limitation that names one does
+        ("When the lung parenchyma window is examined; trachea, both main bronchi are open.", {"trachea", "bronchie"}),
+        ("In the evaluation of both lung parenchyma; Motion artifacts are observed in the examination.", {OTHERS}),
+        ("Mediastinal structures cannot be evaluated optimally because contrast material is not given.",
+         {"mediastinal tissue"}),
+        ("Mediastinal vascular structures could not be evaluated because the cardiac examination was without IV "
+         "contrast.", {"mediastinum", "heart"}),
+        # rule 5: the cardiovascular template's vascular structures are mediastinal; generic ones are not
+        ("Calibration of vascular structures, heart contour and size are natural.", {"mediastinum", "heart"}),
+        ("Evaluation of solid organs and vascular structures is suboptimal because the examination is non-contrast.",
+         {OTHERS}),
+        # rule 7: parenthetical differentials add nothing
+        ("Uniform interlobular septal thickening in both lungs (secondary to cardiac pathology?).",
+         {"left lung", "right lung"}),
+        ("Millimetric calcifications in the walls of the trachea and main bronchus (tracheobronchopathy "
+         "osteochondroplastica).", {"trachea", "bronchie"}),
+        # effusion in the hemithorax is in the pleural space
+        ("Small amount of effusion in the right hemithorax, emphysematous changes in both lungs.",
+         {"pleura", "left lung", "right lung"}),
+        ("The amount of pleural effusion and pericardial effusion observed in the right hemithorax has increased.",
+         {"pleura", "heart"}),
+    ],
+)
+def test_technique_vascular_and_parenthetical_conventions(sentence: str, expected: set[str]) -> None:
+    assert nodes(sentence) == expected
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    ["Other findings are stable.", "No obvious pathology was detected.", "No significant difference was detected.",
+     "Thoracic CT examination within normal limits", "No newly developed pathology was detected."],
+)
+def test_general_statements_are_others_and_do_not_inherit(sentence: str) -> None:
+    assert nodes(sentence, LUNG_BEFORE) == {OTHERS}
+
+
+@pytest.mark.parametrize(
+    ("sentence", "expected"),
+    [
+        ("Lumens are clear.", {"trachea", "bronchie"}),
+        ("It is wider than normal.", {"trachea", "bronchie"}),
+    ],
+)
+def test_anaphoric_sentences_take_the_antecedent_region(sentence: str, expected: set[str]) -> None:
+    assert nodes(sentence, "Trachea and both main bronchi are open.") == expected

@@ -146,6 +146,9 @@ class SentenceAnalysis:
     mentions: tuple[Mention, ...]
     recommendation: bool = False
     """The sentence has a recommendation clause: it never inherits the previous sentence's region."""
+    general: bool = False
+    """A general statement ("no obvious pathology was detected", "other findings are stable"): with no anatomy
+    and no finding of its own it is ``others`` and does not inherit."""
     own: Grounding | None = None
     """The grounding when it does not depend on the sentence before (named anatomy); built once."""
     by_finding: Grounding | None = None
@@ -177,6 +180,7 @@ def ground_analysis(text: str) -> SentenceAnalysis:
         continuation=_CONTINUATION.match(low) is not None,
         mentions=tuple(mentions),
         recommendation=rec.clauses > 0,
+        general=any(m.entry.kind == "general" for m in mentions),
     )
 
 
@@ -190,6 +194,6 @@ def ground_sentence(text: str, previous: Grounding | None = None) -> Grounding:
         return Grounding(previous.nodes, CONF_CONTEXT, "context", a.mentions)
     if a.by_finding is not None:
         return a.by_finding
-    if can_inherit and previous is not None:
+    if can_inherit and previous is not None and not a.general:
         return Grounding(previous.nodes, CONF_CONTEXT * 0.75, "context", a.mentions)
     return Grounding((OTHERS,), CONF_OTHERS, "others", a.mentions)
