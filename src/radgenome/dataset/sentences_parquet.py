@@ -55,7 +55,7 @@ SCHEMA = pa.schema(
 
 def _sentence_parts(s: Sentence, h: Hierarchy) -> tuple[object, ...]:
     return (
-        list(h.expand_paths(s.nodes)) if s.nodes else [],
+        list(s.expanded_paths()) if s.nodes else [],
         s.polarity.value if s.polarity else None,
         [
             {
@@ -81,7 +81,7 @@ def sentence_columns(
     h = load_hierarchy()
     prov = dict(provenance or {})
     # the rules' derived columns depend only on (text, nodes, section): CT-RATE repeats sentences a lot
-    memo: dict[tuple[str, tuple[str, ...], str], tuple[object, ...]] = {}
+    memo: dict[tuple[str, tuple[str, ...], tuple[str, ...], str], tuple[object, ...]] = {}
     sents: list[Sentence] = []
     versions: list[str] = []
     for analysis in analyses:
@@ -90,7 +90,7 @@ def sentence_columns(
     parts: list[tuple[object, ...]] = []
     for s in sents:
         if s.backend == "rules":
-            key = (s.text, s.nodes, s.section)
+            key = (s.text, s.nodes, s.node_paths, s.section)
             p = memo.get(key)
             if p is None:
                 p = memo[key] = _sentence_parts(s, h)

@@ -10,7 +10,7 @@ JSON (``schema_version`` 1)::
 
     {"schema_version": 1, "volume", "stem", "split", "volume_path",
      "report": {volume, findings, impressions, clinical, technique, row},
-     "sentences": [{section, index, text, start, end, marker, nodes, grounding_confidence, polarity,
+     "sentences": [{section, index, text, start, end, marker, nodes, node_paths, grounding_confidence, polarity,
                     findings: [{phrase, polarity, nodes, attributes, measurements}], measurements, flags, backend}],
      "disorders", "labels", "masks": {labelmap, sidecar, backend, version, settings},
      "node_masks": {node: {node, status, voxels, structures}},
@@ -308,6 +308,7 @@ def _sentence_dict(s: Sentence) -> dict[str, Any]:
         "end": s.end,
         "marker": s.marker,
         "nodes": list(s.nodes),
+        "node_paths": list(s.chosen_paths()),
         "grounding_confidence": s.grounding_confidence,
         "polarity": polarity.value if polarity else None,
         "findings": [
@@ -336,6 +337,7 @@ def _sentence(volume: str, d: dict[str, Any]) -> Sentence:
         end=d["end"],
         marker=d.get("marker", ""),
         nodes=tuple(d["nodes"]),
+        node_paths=tuple(d.get("node_paths", ())),
         grounding_confidence=d["grounding_confidence"],
         findings=[
             Finding(

@@ -92,6 +92,11 @@ class Sentence:
     """Character span of ``text`` in the section's (cleaned) text."""
     nodes: tuple[str, ...] = ()
     """Finest anatomical nodes the sentence is about (``others`` when none of the regions)."""
+    node_paths: tuple[str, ...] = ()
+    """The RadGenome paths chosen for ``nodes`` in this sentence, in node order: every path of a node, except that a
+    node with parents under two top-level regions (``aorta``) keeps only the region its qualifier names
+    (:func:`radgenome.anatomy.choose_paths`). Empty: not recorded (older records, other backends) — read the
+    choice through :meth:`chosen_paths`, which makes it from the text then."""
     grounding_confidence: float = 1.0
     findings: list[Finding] = field(default_factory=list)
     measurements: tuple[Measurement, ...] = ()
@@ -99,6 +104,27 @@ class Sentence:
     """A list marker that preceded the sentence (``1.``, ``-``) and is not part of ``text``."""
     flags: tuple[str, ...] = ()
     backend: str = "rules"
+
+    def chosen_paths(self) -> tuple[str, ...]:
+        """The RadGenome paths of ``nodes`` in this sentence, in node order: the recorded ``node_paths`` of each
+        node, else (not recorded, or a node changed since, e.g. by a reviewer) the choice made from the text."""
+        if not self.nodes:
+            return ()
+        from radgenome.anatomy.paths import resolve_paths
+
+        return resolve_paths(tuple(self.nodes), tuple(self.node_paths), self.text)
+
+    def paths_of(self, node: str) -> tuple[str, ...]:
+        """The paths of one node (of the sentence or of one of its findings) as this sentence places it."""
+        from radgenome.anatomy import paths_of
+
+        return paths_of(node, self.chosen_paths(), self.text)
+
+    def expanded_paths(self) -> tuple[str, ...]:
+        """The chosen paths and every ancestor path: the region-report rows this sentence appears in."""
+        from radgenome.anatomy.paths import expand_chosen
+
+        return expand_chosen(self.chosen_paths())
 
     @property
     def polarity(self) -> Polarity | None:
@@ -141,9 +167,6 @@ class ReportAnalysis:
         return [s for s in self.sentences if s.section == section]
 
     def __repr__(self) -> str:
-        from radgenome.anatomy import load_hierarchy
-
-        h = load_hierarchy()
         disorders = ", ".join(self.disorders) or "none"
         lines = [
             f"<ReportAnalysis {self.volume!r} ({self.backend}): {len(self.sentences)} sentences, "
@@ -151,7 +174,10 @@ class ReportAnalysis:
         ]
         for s in self.sentences:
             lines.append(f"  [{s.index}] {s.section.value}: {s.text!r}")
-            paths = [p for n in s.nodes for p in (h.paths(n) if n in h else (n,))]
+            try:
+                paths = list(s.chosen_paths())
+            except KeyError:  # a node outside the hierarchy: show it as it is
+                paths = list(s.nodes)
             if paths:
                 lines.append(f"      {', '.join(paths)}")
             for f in s.findings:

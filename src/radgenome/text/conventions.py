@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
+from functools import lru_cache
 
 from radgenome.anatomy import load_hierarchy
 from radgenome.text.lexicon import Entry, Mention
@@ -65,6 +66,7 @@ def _is_lymph(m: Mention) -> bool:
     return m.entry.handler == "lymph"
 
 
+@lru_cache(maxsize=1024)
 def _regions(entry: Entry) -> frozenset[str]:
     h = load_hierarchy()
     out: set[str] = set()
