@@ -19,6 +19,7 @@ _FINDING = pa.struct(
         ("nodes", pa.list_(pa.string())),
         ("attributes", pa.list_(pa.string())),
         ("sizes_mm", pa.list_(pa.float64())),
+        ("size_kinds", pa.list_(pa.string())),
     ]
 )
 _MEASUREMENT = pa.struct(
@@ -27,6 +28,7 @@ _MEASUREMENT = pa.struct(
         ("unit", pa.string()),
         ("values_mm", pa.list_(pa.float64())),
         ("largest_mm", pa.float64()),
+        ("kind", pa.string()),
     ]
 )
 SCHEMA = pa.schema(
@@ -64,11 +66,13 @@ def _sentence_parts(s: Sentence, h: Hierarchy) -> tuple[object, ...]:
                 "nodes": list(f.nodes),
                 "attributes": list(f.attributes),
                 "sizes_mm": [m.largest_mm for m in f.measurements],
+                "size_kinds": [m.kind.value for m in f.measurements],
             }
             for f in s.findings
         ],
         [
-            {"text": m.text, "unit": m.unit, "values_mm": list(m.values_mm), "largest_mm": m.largest_mm}
+            {"text": m.text, "unit": m.unit, "values_mm": list(m.values_mm), "largest_mm": m.largest_mm,
+             "kind": m.kind.value}
             for m in s.measurements
         ],
     )

@@ -122,10 +122,11 @@ def volume_rows(
             presence.append((vol, path, _phrases(content.absent), "No."))
         seen: set[int] = set()
         for finding in content.stated:
-            if finding.measurements and id(finding) not in seen:
+            measured = finding.measured  # bounds ("up to 5 mm") and earlier sizes do not answer its size
+            if measured and id(finding) not in seen:
                 seen.add(id(finding))
-                sizes = ", ".join(m.text for m in finding.measurements)
-                largest = max(m.largest_mm for m in finding.measurements)
+                sizes = ", ".join(m.text for m in measured)
+                largest = max(m.largest_mm for m in measured)
                 size.append((vol, path, finding.phrase, sizes, f"{largest:g}"))
     return {
         "region_report": region,

@@ -7,7 +7,8 @@ Kinds (``data/vqa_templates.toml`` holds several phrasings each):
 - ``location``: per stated finding phrase — the readable names of the regions it is grounded to.
 - ``presence``: per (finding, region) the report states — ``Yes`` for present findings, ``No`` for stated
   negatives. Unstated findings never produce a question; uncertain ones and contradictions are skipped.
-- ``size``: per measured stated finding and region — the size as written, with mm when written otherwise.
+- ``size``: per measured stated finding and region — the size as written, with mm when written otherwise (only
+  current measured sizes: a bound such as "not exceeding 1 cm" or an earlier examination's size is no answer).
 - ``disorders``: per volume — the case-level diagnoses, or ``no findings``.
 
 Region-level kinds except ``location`` also get a ``given_region`` variant (the region's mask is an input)
@@ -273,9 +274,10 @@ def _size(ctx: _Ctx, sentences: list[Sentence]) -> None:
     done: set[tuple[str, str, str]] = set()
     for sent in sentences:
         for node, path, finding in _finding_nodes(sent):
-            if finding.polarity is Polarity.ABSENT or not finding.measurements:
+            measured = finding.measured  # only current measured sizes answer "what is the size of ..."
+            if finding.polarity is Polarity.ABSENT or not measured:
                 continue
-            answer = size_text(finding.measurements)
+            answer = size_text(measured)
             key = (node, finding.phrase, answer)
             if key in done:
                 continue
@@ -287,7 +289,7 @@ def _size(ctx: _Ctx, sentences: list[Sentence]) -> None:
                 answer=answer,
                 finding=finding.phrase,
                 sentences=[sent.index],
-                size_mm=max(m.largest_mm for m in finding.measurements),
+                size_mm=max(m.largest_mm for m in measured),
             )
 
 

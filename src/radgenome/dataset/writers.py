@@ -80,6 +80,7 @@ def case_sentences(rec: CaseRecord, masks: MaskResolver, *, split: str, hierarch
                         attributes=list(f.attributes),
                         sizes=[m.text for m in f.measurements],
                         sizes_mm=[m.largest_mm for m in f.measurements],
+                        size_kinds=[m.kind.value for m in f.measurements],
                     )
                     for f in s.findings
                 ],

@@ -31,7 +31,16 @@ from pathlib import Path
 from typing import Any, Literal, get_args
 
 from radgenome.atomic import atomic_write_bytes
-from radgenome.model.report import Finding, Measurement, Polarity, Report, ReportAnalysis, Section, Sentence
+from radgenome.model.report import (
+    Finding,
+    Measurement,
+    Polarity,
+    Report,
+    ReportAnalysis,
+    Section,
+    Sentence,
+    SizeKind,
+)
 
 SCHEMA_VERSION = 1
 
@@ -283,6 +292,7 @@ def _measurement_dict(m: Measurement) -> dict[str, Any]:
         "largest_mm": m.largest_mm,
         "start": m.start,
         "end": m.end,
+        "kind": m.kind.value,
     }
 
 
@@ -295,6 +305,7 @@ def _measurement(d: dict[str, Any]) -> Measurement:
         largest_mm=d["largest_mm"],
         start=d["start"],
         end=d["end"],
+        kind=SizeKind(d.get("kind", SizeKind.MEASURED)),
     )
 
 

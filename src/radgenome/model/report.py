@@ -48,6 +48,19 @@ class Report:
         }[section]
 
 
+class SizeKind(StrEnum):
+    """What a written size says about the finding now."""
+
+    MEASURED = "measured"
+    """A current size, as measured ("a 6 mm nodule", "measuring 12x8 mm")."""
+    UPPER_BOUND = "upper_bound"
+    """At most this size ("a short axis not exceeding 1 cm", "up to 5 mm", "less than 1 cm")."""
+    LOWER_BOUND = "lower_bound"
+    """At least this size ("more than 2 cm", "exceeding 10 mm")."""
+    PRIOR = "prior"
+    """A size from an earlier examination ("(8.5 mm in diameter in the previous examination)", "from 8 mm")."""
+
+
 @dataclass(slots=True)
 class Measurement:
     """A size written in the text, normalised to millimetres."""
@@ -62,6 +75,9 @@ class Measurement:
     start: int
     end: int
     """Character span in the sentence."""
+    kind: SizeKind = SizeKind.MEASURED
+    """Only ``measured`` sizes answer "what is the size of ..." (VQA size rows, ``size_mm``); bounds and earlier
+    sizes are kept as written with their kind."""
 
 
 @dataclass(slots=True)
@@ -76,6 +92,11 @@ class Finding:
     measurements: tuple[Measurement, ...] = ()
     attributes: tuple[str, ...] = ()
     """Hedging / comparison / change words, e.g. ``regressed``, ``compared to the previous examination``."""
+
+    @property
+    def measured(self) -> tuple[Measurement, ...]:
+        """The current measured sizes (no bounds, no earlier examination's sizes): what answers its size."""
+        return tuple(m for m in self.measurements if m.kind is SizeKind.MEASURED)
 
 
 @dataclass(slots=True)
@@ -181,7 +202,9 @@ class ReportAnalysis:
             if paths:
                 lines.append(f"      {', '.join(paths)}")
             for f in s.findings:
-                sizes = ", ".join(m.text for m in f.measurements)
+                sizes = ", ".join(
+                    m.text if m.kind is SizeKind.MEASURED else f"{m.text}: {m.kind}" for m in f.measurements
+                )
                 lines.append(f"      {_MARK[f.polarity]} {f.phrase}" + (f" ({sizes})" if sizes else ""))
         return "\n".join(lines)
 
