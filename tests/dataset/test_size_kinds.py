@@ -22,7 +22,7 @@ def _record() -> CaseRecord:
 
 def test_bounds_and_earlier_sizes_stay_on_the_finding_with_their_kind(tmp_path) -> None:
     rec = _record()
-    nodes, lesion, small = rec.analysis.sentences
+    nodes, lesion, _small = rec.analysis.sentences
     assert [(m.text, m.kind) for f in nodes.findings for m in f.measurements] == [("1 cm", SizeKind.UPPER_BOUND)]
     sizes = {m.text: m.kind for f in lesion.findings for m in f.measurements}
     assert sizes == {"15 mm": SizeKind.MEASURED, "8.5 mm": SizeKind.PRIOR}

@@ -67,6 +67,12 @@ _LUNG_SIDE = re.compile(
     r"\b(right|left|both|either|bilateral)\s+(?:lung\w*|hemithora\w*|pulmonary)\b"
     r"|\blungs?\s+bilaterally\b|\bbilaterally\b|\bbilateral\b|\bboth\b",
 )
+# "On the left, at the level of the interlobar fissure, 2 nodules": a side phrase with no lung word (used only when
+# the sentence names no side with a lung word)
+_SIDE_PHRASE = re.compile(
+    r"\b(?:on|in|at) the (right|left)(?: side)?\b(?!\s+(?:adrenal|kidney|renal|breast|thyroid|lobe of the liver|"
+    r"hepatic|hemidiaphragm|diaphragm|atri|ventric|axill|hilum|hilar|clavic|scapul|humer|rib|\d))"
+)
 _LEVEL = {"upper": "upper", "superior": "upper", "middle": "middle", "lower": "lower", "inferior": "lower"}
 
 
@@ -133,7 +139,15 @@ def resolve_lung(text: str) -> list[str]:
         sides_found.update(side_word(word))
     if sides_found:
         return [f"{s} lung" for s in sorted(sides_found)]
+    phrase = _phrase_side(text)
+    if phrase:
+        return [f"{phrase[0]} lung"]
     return ["lung"]
+
+
+def _phrase_side(text: str) -> tuple[str, ...]:
+    sides = {m.group(1) for m in _SIDE_PHRASE.finditer(text)}
+    return tuple(sides) if len(sides) == 1 else ()
 
 
 def _nearest_lung_side(text: str, pos: int) -> tuple[str, ...]:
@@ -143,7 +157,7 @@ def _nearest_lung_side(text: str, pos: int) -> tuple[str, ...]:
         side = side_word(m.group(1) or "both")
         if best is None or dist < best[0]:
             best = (dist, side)
-    return best[1] if best else ()
+    return best[1] if best else _phrase_side(text)
 
 
 # ------------------------------------------------------------------------------------------------- ribs
