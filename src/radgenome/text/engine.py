@@ -16,7 +16,7 @@ from radgenome.text.labels import LABELS, sentence_labels
 from radgenome.text.sections import split_sections
 from radgenome.text.sentences import split_sentences
 
-RULES_VERSION = "1"
+RULES_VERSION = "2"
 """Bumped whenever the rules or their data files change what they produce."""
 
 _GROUNDED = (Section.FINDINGS, Section.IMPRESSIONS)
