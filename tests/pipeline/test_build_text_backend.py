@@ -6,6 +6,7 @@ analysis travels to its worker with the job, and the record says which backend, 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,11 +18,13 @@ from radgenome.cli import app
 from radgenome.model import read_record
 from radgenome.testing import Reply, ScriptedServer
 
-pytest.importorskip("openai")
+pytest.importorskip("httpx")
 
 
 def _answer(sentence: str) -> Reply:
-    return Reply.answer(["lung"], [{"phrase": "scripted finding", "polarity": "present"}])
+    """Grounded to the lung, with a finding phrase made of the sentence's own words (its last word)."""
+    word = sentence.split()[-1].strip(".,;:()").lower() or "finding"
+    return Reply.answer(["lung"], [{"phrase": word, "polarity": "present"}])
 
 
 def test_llm_build_with_two_workers(corpus_factory: Callable[[int], Path], tmp_path: Path, run: Any) -> None:
@@ -34,6 +37,8 @@ def test_llm_build_with_two_workers(corpus_factory: Callable[[int], Path], tmp_p
                   text_options={"settings": settings})
         asked = [r.sentence for r in srv.requests]
     assert res.exit_code == 0 and res.done == 4, res
+    assert res.text_stats["answered"] == res.text_stats["sentences_sent"] > 0 and res.text_problem == ""
+    assert (tmp_path / "llm" / "llm_log.jsonl").read_text().count("\n") == len(asked)
     assert asked and len(asked) == len(set(asked))  # one batch: every distinct sentence asked once
     records = [read_record(p) for p in sorted((tmp_path / "llm" / "cases").glob("*.json"))]
     assert len(records) == 4
@@ -85,3 +90,67 @@ def test_build_cli_shares_the_text_options(corpus_factory: Callable[[int], Path]
                  "--no-llm-cache", "--llm-structured-output", "--seg-backend"):
         assert flag in build_help, flag
         assert flag in text_help or flag == "--seg-backend", flag
+
+
+def test_llm_build_that_falls_short_exits_3_with_the_counts(
+    corpus_factory: Callable[[int], Path], tmp_path: Path, run: Any
+) -> None:
+    from radgenome.text.llm.settings import LLMSettings
+
+    with ScriptedServer(default=lambda _s: Reply.raw("It is the lung.")) as srv:
+        settings = LLMSettings(base_url=srv.url, model="m", mode="llm", cache_dir=None, timeout_s=5,
+                               max_consecutive_bad_answers=10_000)
+        res = run(tmp_path / "out", corpus_factory(4), text_only=True, text_backend="llm",
+                  text_options={"settings": settings})
+    assert res.exit_code == 3 and res.done == 4 and res.failed == 0  # every case built, on the rules' results
+    assert res.text_problem.startswith("the model answered 0 of ")
+    assert "llm_invalid_json" in res.text_problem and str(tmp_path / "out" / "llm_log.jsonl") in res.text_problem
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["exit_code"] == 3 and summary["text_stats"]["answered"] == 0
+    assert (tmp_path / "out" / "radgenome_files").is_dir()
+
+
+def test_llm_build_with_an_unusable_server_is_fatal_before_any_case(
+    corpus_factory: Callable[[int], Path], tmp_path: Path, run: Any
+) -> None:
+    from radgenome.pipeline.build import BuildError
+    from radgenome.text.llm.settings import LLMSettings
+
+    with ScriptedServer(api_key="secret") as srv:
+        settings = LLMSettings(base_url=srv.url, model="m", mode="llm", cache_dir=None, timeout_s=5,
+                               api_key_env="RADGENOME_NO_SUCH_VARIABLE")
+        with pytest.raises(BuildError) as info:
+            run(tmp_path / "out", corpus_factory(4), text_only=True, text_backend="llm",
+                text_options={"settings": settings})
+        assert srv.count() == 0
+    assert f"HTTP 401 from {srv_url(info.value)}/models: Incorrect API key provided." in str(info.value)
+    assert "RADGENOME_NO_SUCH_VARIABLE, which is unset" in str(info.value)
+    assert not list((tmp_path / "out" / "cases").glob("*.json"))
+
+
+def srv_url(exc: BaseException) -> str:
+    text = str(exc)
+    start = text.index("http://")
+    return text[start : text.index("/models", start)]
+
+
+def test_llm_build_aborts_when_the_server_goes_down(
+    corpus_factory: Callable[[int], Path], tmp_path: Path, run: Any
+) -> None:
+    from radgenome.pipeline.build import BuildError
+    from radgenome.text.llm.client import PREFLIGHT_PROMPT
+    from radgenome.text.llm.settings import LLMSettings
+
+    script = {PREFLIGHT_PROMPT: [Reply.answer(["others"])]}
+    with ScriptedServer(script, default=lambda _s: Reply.error(500, message="GPU fell off the bus")) as srv:
+        settings = LLMSettings(base_url=srv.url, model="m", mode="llm", cache_dir=None, timeout_s=5,
+                               max_retries=0, concurrency=1, max_consecutive_errors=3)
+        with pytest.raises(BuildError) as info:
+            run(tmp_path / "out", corpus_factory(4), text_only=True, text_backend="llm",
+                text_options={"settings": settings})
+        assert srv.count() == 3
+    msg = str(info.value)
+    assert "LLM pass aborted: 3 failed attempts in a row" in msg and "GPU fell off the bus" in msg
+    assert "run the same command again to resume" in msg
+    assert not list((tmp_path / "out" / "cases").glob("*.json"))  # nothing built on the fallbacks
+    assert "GPU fell off the bus" in (tmp_path / "out" / "build.log").read_text()

@@ -1,38 +1,65 @@
-"""Queue, decisions (idempotent keys, undo), agreement and the verified export, through the HTTP API and the CLI."""
+"""Decisions: idempotent keys (409 on a reused key), blind double reading, undo that restores the form,
+adjudication, agreement, the verified export (escaped CSV cells), and counters that match the history.
+On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
 import csv
+import io
+import random
+import threading
+import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
-import typer
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
-from typer.testing import CliRunner
 
+from radgenome.csvcells import is_formula_cell, unescape_cell
 from radgenome.review.agreement import cohen_kappa
-from radgenome.review.cli import register
+from radgenome.review.decisions import signature
 from radgenome.review.export import export_verified
-from radgenome.review.store import Assignment, Decision, Item, Store, user_by_token
+from radgenome.review.store import Assignment, Decision, Item, ReviewerStats, Store
+
+
+def _h(env: dict[str, Any], who: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {env['tokens'][who]}"}
 
 
 def _items(url: str) -> dict[tuple[str, str], Item]:
-    """Items by (sentence or question, node)."""
-    with Store(url).session() as s:
-        return {(i.text, i.node): i for i in s.scalars(select(Item))}
+    """Items by (sentence or question, path)."""
+    store = Store(url)
+    with store.read() as s:
+        out = {(i.text, i.path): i for i in s.scalars(select(Item))}
+    store.dispose()
+    return out
 
 
-def _rows(path: Path) -> list[dict[str, str]]:
-    with path.open(encoding="utf-8", newline="") as fh:
-        return list(csv.DictReader(fh))
+def _claim_all(client: TestClient, env: dict[str, Any], who: str) -> set[str]:
+    got: set[str] = set()
+    while True:
+        r = client.post("/api/queue/claim", json={"limit": 100}, headers=_h(env, who)).json()
+        got |= {i["id"] for i in r["items"]}
+        if not r["claimed"]:
+            return got
 
 
-def _post(client: TestClient, token: str, item: Item, key: str, verdict: str, **extra: object) -> dict:
-    r = client.post("/api/decisions", headers={"Authorization": f"Bearer {token}"},
-                    json={"item_id": item.id, "key": key, "verdict": verdict, **extra})
-    assert r.status_code in (200, 201), r.text
+def _post(client: TestClient, env: dict[str, Any], who: str, item: Item | str, key: str, verdict: str,
+          status: int | tuple[int, ...] = (200, 201), **extra: object) -> dict:
+    item_id = item if isinstance(item, str) else item.id
+    r = client.post("/api/decisions", headers=_h(env, who),
+                    json={"item_id": item_id, "key": key, "verdict": verdict, **extra})
+    assert r.status_code in ((status,) if isinstance(status, int) else status), r.text
     return r.json()
+
+
+def _double(url: str) -> list[Item]:
+    return sorted((i for i in _items(url).values() if i.required == 2), key=lambda i: i.order)
+
+
+def _rows(data: str) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(data)))
 
 
 def test_kappa_hand_examples() -> None:
@@ -49,179 +76,34 @@ def test_kappa_hand_examples() -> None:
     assert cohen_kappa(["x", "x"], ["x", "x"]) is None  # chance agreement 1: undefined
 
 
-def test_queue_filters_and_double_assignment(client: TestClient, review_env: dict) -> None:
-    t = review_env["tokens"]
-    h = {"Authorization": f"Bearer {t['ann']}"}
-    qa = client.get("/api/queue", headers=h, params={"kind": "qa", "limit": 200}).json()["items"]
-    assert qa and all(i["kind"] == "qa" for i in qa)
-    heart = client.get("/api/queue", headers=h, params={"region": "heart"}).json()["items"]
-    assert heart and all(i["region"] == "heart" for i in heart)
-    flagged = client.get("/api/queue", headers=h, params={"flagged": True}).json()["items"]
-    assert flagged and all(i["flagged"] for i in flagged)
-    for who in ("ann", "bob", "admin"):
-        client.get("/api/queue", headers={"Authorization": f"Bearer {t[who]}"}, params={"limit": 200})
-    with Store(review_env["url"]).session() as s:
-        counts = dict(s.execute(select(Assignment.item_id, func.count()).group_by(Assignment.item_id)).all())
-        required = dict(s.execute(select(Item.id, Item.required)).all())
-    assert set(required.values()) == {1, 2}  # double_fraction=0.5 gives both kinds
-    assert all(counts.get(i, 0) == r for i, r in required.items())  # every item got exactly its reviewers
-    progress = client.get("/api/progress", headers={"Authorization": f"Bearer {t['admin']}"}).json()
-    assert {r["reviewer"] for r in progress["reviewers"]} == {"admin", "ann", "bob"}
-    assert sum(r["assigned"] for r in progress["reviewers"]) == sum(required.values())
-
-
-def test_decisions_undo_export_round_trip(client: TestClient, review_env: dict, tmp_path: Path) -> None:
-    t, url = review_env["tokens"], review_env["url"]
-    items = _items(url)
-    nodule = items[("There is a 6 mm nodule in the left lung upper lobe.", "left lung upper lobe")]
-    heart = items[("Heart size is normal.", "heart")]
-    trachea = items[("The trachea is open.", "trachea")]
-    ggo = items[("Ground glass opacity in the right lung lower lobe.", "right lung lower lobe")]
-    thyroid = items[("Thyroid is unremarkable.", "thyroid gland")]
-    esophagus = items[("Esophagus is normal.", "esophagus")]
-    qa = items[("Is there pericardial effusion in the heart?", "heart")]
-
-    first = _post(client, t["ann"], nodule, "k-nodule-0001", "accept")
-    again = _post(client, t["ann"], nodule, "k-nodule-0001", "accept")  # a retried POST
+def test_idempotency_keys(client: TestClient, review_env: dict) -> None:
+    _claim_all(client, review_env, "ann")
+    item = min(_items(review_env["url"]).values(), key=lambda i: i.order)
+    first = _post(client, review_env, "ann", item, "idem-key-0001", "accept", 201)
+    again = _post(client, review_env, "ann", item, "idem-key-0001", "accept", 200)  # a retried POST
     assert again["id"] == first["id"]
-    _post(client, t["ann"], heart, "k-heart-00001", "reject")
-    fixed = _post(client, t["ann"], trachea, "k-trachea-001", "correct", text="The trachea is patent.")
-    assert fixed["verdict"] == "correct" and fixed["text"] == "The trachea is patent."
-    moved = _post(client, t["ann"], ggo, "k-ggo-0000001", "accept", node="right lung middle lobe", mask_wrong=True,
-                  comment="wrong lobe")
-    assert moved["verdict"] == "correct"  # accepting with a change is a correction
-    _post(client, t["ann"], thyroid, "k-thyroid-001", "accept")
-    _post(client, t["bob"], thyroid, "k-thyroid-002", "reject")  # disagreement: left out
-    _post(client, t["ann"], esophagus, "k-esoph-00001", "accept")
-    undone = client.post("/api/decisions/undo", headers={"Authorization": f"Bearer {t['ann']}"}, json={})
-    assert undone.status_code == 200 and undone.json()["item_id"] == esophagus.id
-    _post(client, t["ann"], qa, "k-qa-00000001", "correct", text="Yes.")
-    # bad input is refused
-    r = client.post("/api/decisions", headers={"Authorization": f"Bearer {t['ann']}"},
-                    json={"item_id": nodule.id, "key": "k-bad-0000001", "verdict": "correct"})
-    assert r.status_code == 422
-    r = client.post("/api/decisions", headers={"Authorization": f"Bearer {t['ann']}"},
-                    json={"item_id": nodule.id, "key": "k-bad-0000002", "verdict": "accept", "node": "elbow"})
-    assert r.status_code == 422
-
-    with Store(url).session() as s:
-        n = s.scalar(select(func.count()).select_from(Decision))
-        assert n == 8  # the retry stored once; the undone decision kept (marked), refused ones not stored
-    detail = client.get(f"/api/items/{thyroid.id}", headers={"Authorization": f"Bearer {t['admin']}"}).json()
-    assert detail["disagreement"] and [h["reviewer"] for h in detail["history"]] == ["ann", "bob"]
-    dis = client.get("/api/queue", headers={"Authorization": f"Bearer {t['admin']}"},
-                     params={"disagreement": True}).json()["items"]
-    assert [i["id"] for i in dis] == [thyroid.id]
-
-    dest = tmp_path / "verified"
-    summary = export_verified(review_env["out"], url, dest)
-    assert summary.exported == 4 and summary.rejected == 1 and summary.disagreements == 1
-    region = _rows(dest / "radgenome_files" / "validation_region_report.csv")
-    by_path = {(r["Volumename"], r["Anatomy"]): r["Sentence"] for r in region if r["Anatomy"]}
-    text = " ".join(by_path.values())
-    assert "6 mm nodule" in by_path[("valid_1_a_1", "lung/lung/left lung/left lung upper lobe")]
-    assert "The trachea is patent." in text and "The trachea is open." not in text
-    assert "Heart size is normal." not in text
-    assert "Thyroid" not in text and "Esophagus" not in text
-    assert "Ground glass" in by_path[("valid_2_a_1", "lung/lung/right lung/right lung middle lobe")]
-    assert ("valid_2_a_1", "lung/lung/right lung/right lung lower lobe") not in by_path
-    assert ("valid_3_a_1", "") not in {(r["Volumename"], r["Anatomy"]) for r in region}  # nothing verified there
-    abn = _rows(dest / "radgenome_files" / "validation_vqa_abnormality.csv")
-    assert any(r["Anatomy"].endswith("right lung middle lobe") and "ground glass" in r["Abnormality"] for r in abn)
-    qa_rows = _rows(dest / "qa_pairs.csv")
-    assert [(r["question"], r["answer"], r["corrected"]) for r in qa_rows] == [
-        ("Is there pericardial effusion in the heart?", "Yes.", "1")]
-    prov = _rows(dest / "provenance.csv")
-    assert {r["item_id"] for r in prov} == {nodule.id, trachea.id, ggo.id, qa.id}
-    ggo_row = next(r for r in prov if r["item_id"] == ggo.id)
-    assert ggo_row["reviewer"] == "ann" and ggo_row["decision"] == "correct" and ggo_row["mask_wrong"] == "1"
-    assert "region: right lung lower lobe -> right lung middle lobe" in ggo_row["change"]
-    assert ggo_row["time"].endswith("Z")
-
-    # an admin settles the disagreement: the adjudication is exported
-    _post(client, t["admin"], thyroid, "k-thyroid-adm", "accept")
-    summary = export_verified(review_env["out"], url, dest)
-    assert summary.exported == 5 and summary.disagreements == 0
-
-
-def test_agreement_per_kind_and_region(client: TestClient, review_env: dict) -> None:
-    t, url = review_env["tokens"], review_env["url"]
-    items = list(_items(url).values())
-    sentences = [i for i in items if i.kind == "sentence"][:6]
-    ann = ["accept", "accept", "reject", "reject", "accept", "reject"]
-    bob = ["accept", "reject", "reject", "reject", "accept", "accept"]
-    for k, (item, va, vb) in enumerate(zip(sentences, ann, bob, strict=True)):
-        _post(client, t["ann"], item, f"agree-ann-{k:04d}", va)
-        _post(client, t["bob"], item, f"agree-bob-{k:04d}", vb)
-    report = client.get("/api/agreement", headers={"Authorization": f"Bearer {t['admin']}"}).json()
-    rows = {(r["group"], r["name"]): r for r in report["rows"]}
-    assert rows[("all", "all")]["items"] == 6
-    assert rows[("all", "all")]["kappa"] == pytest.approx(cohen_kappa(ann, bob))
-    assert rows[("kind", "sentence")]["items"] == 6
-    by_region: dict[str, tuple[list[str], list[str]]] = {}
-    for item, va, vb in zip(sentences, ann, bob, strict=True):
-        by_region.setdefault(item.region, ([], []))[0].append(va)
-        by_region[item.region][1].append(vb)
-    for region, (a, b) in by_region.items():
-        assert rows[("region", region)]["items"] == len(a)
-        assert rows[("region", region)]["kappa"] == (None if cohen_kappa(a, b) is None else pytest.approx(
-            cohen_kappa(a, b)))
-    assert client.get("/api/agreement", headers={"Authorization": f"Bearer {t['ann']}"}).status_code == 403
-
-
-def test_cli_review_group(review_env: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    app = typer.Typer()
-
-    @app.callback()
-    def _main() -> None:
-        """test app"""
-
-    register(app)
-    runner = CliRunner()
-    url, out = review_env["url"], str(review_env["out"])
-    r = runner.invoke(app, ["review", "--help"])
-    assert r.exit_code == 0 and "add-user" in r.output and "stats" in r.output
-    r = runner.invoke(app, ["review", "add-user", "carol", "--role", "admin", "--db", url])
-    assert r.exit_code == 0, r.output
-    with Store(url).session() as s:
-        user = user_by_token(s, r.output.strip())
-        assert user is not None and user.name == "carol" and user.role == "admin"
-    r = runner.invoke(app, ["review", "add-user", "dave", "--role", "boss", "--db", url])
-    assert r.exit_code == 2
-    r = runner.invoke(app, ["review", "add-user", "erin"])
-    assert r.exit_code == 2 and "--db" in r.output
-
-    calls: list[dict] = []
-    import uvicorn
-
-    monkeypatch.setattr(uvicorn, "run", lambda app_, **kw: calls.append({"app": app_, **kw}))
-    r = runner.invoke(app, ["review", out, "--db", url, "--port", "8123"])
-    assert r.exit_code == 0, r.output
-    assert calls and calls[0]["host"] == "127.0.0.1" and calls[0]["port"] == 8123
-    r = runner.invoke(app, ["review", "--db", url, out])  # options before OUT work too
-    assert r.exit_code == 0, r.output
-    r = runner.invoke(app, ["review", str(tmp_path / "nothing"), "--db", url])
-    assert r.exit_code == 2 and "not a `radgenome build` output" in r.output
-
-    r = runner.invoke(app, ["review", "stats", out, "--db", url])
-    assert r.exit_code == 0, r.output
-    assert "kappa" in r.output and "carol" in r.output
-    r = runner.invoke(app, ["export-verified", out, "--db", url, "-o", str(tmp_path / "v")])
-    assert r.exit_code == 0, r.output
-    assert (tmp_path / "v" / "provenance.csv").exists()
+    # the same key with another body is a conflict, not a silent success
+    r = client.post("/api/decisions", headers=_h(review_env, "ann"),
+                    json={"item_id": item.id, "key": "idem-key-0001", "verdict": "reject"})
+    assert r.status_code == 409
+    r = client.post("/api/decisions", headers=_h(review_env, "ann"),
+                    json={"item_id": item.id, "key": "idem-key-0001", "verdict": "accept", "comment": "x"})
+    assert r.status_code == 409
+    store = Store(review_env["url"])
+    with store.read() as s:
+        assert s.scalar(select(func.count()).select_from(Decision)) == 1
+    store.dispose()
 
 
 def test_same_key_posted_concurrently_is_stored_once(client: TestClient, review_env: dict) -> None:
-    import threading
-
-    token = review_env["tokens"]["ann"]
-    item = next(iter(_items(review_env["url"]).values()))
+    _claim_all(client, review_env, "ann")
+    item = min(_items(review_env["url"]).values(), key=lambda i: i.order)
     barrier = threading.Barrier(12)
     answers: list[tuple[int, int]] = []
 
     def post() -> None:
         barrier.wait()
-        r = client.post("/api/decisions", headers={"Authorization": f"Bearer {token}"},
+        r = client.post("/api/decisions", headers=_h(review_env, "ann"),
                         json={"item_id": item.id, "key": "same-key-race-01", "verdict": "accept"})
         answers.append((r.status_code, r.json()["id"]))
 
@@ -230,27 +112,231 @@ def test_same_key_posted_concurrently_is_stored_once(client: TestClient, review_
         th.start()
     for th in threads:
         th.join()
-    assert len(answers) == 12
     assert sorted(code for code, _ in answers) == [200] * 11 + [201]
     assert len({i for _, i in answers}) == 1
-    with Store(review_env["url"]).session() as s:
+    store = Store(review_env["url"])
+    with store.read() as s:
         assert s.scalar(select(func.count()).select_from(Decision).where(Decision.key == "same-key-race-01")) == 1
+        user_id = s.scalar(select(Decision.user_id).where(Decision.key == "same-key-race-01"))
+        assert s.get(ReviewerStats, user_id).decisions == 1
+    store.dispose()
 
 
-def test_cli_review_without_node_modules_says_npm_ci(review_env: dict, monkeypatch: pytest.MonkeyPatch) -> None:
-    from radgenome.review import app as app_module
-    from radgenome.review.assets import MissingNiivueError
+def test_blind_double_reading(client: TestClient, review_env: dict) -> None:
+    _claim_all(client, review_env, "ann")
+    _claim_all(client, review_env, "bob")
+    item = _double(review_env["url"])[0]
+    _post(client, review_env, "ann", item, "blind-ann-001", "reject", comment="ann thinks it is wrong")
+    seen_by_bob = client.get(f"/api/items/{item.id}", headers=_h(review_env, "bob")).json()
+    assert seen_by_bob["history"] == [] and seen_by_bob["current"] is None
+    assert "reads" not in seen_by_bob and "disagreement" not in seen_by_bob
+    assert "ann" not in str(seen_by_bob)
+    _post(client, review_env, "bob", item, "blind-bob-001", "accept")
+    # still blind after both decided: a reader never sees the other reader
+    seen_by_bob = client.get(f"/api/items/{item.id}", headers=_h(review_env, "bob")).json()
+    assert [h["reviewer"] for h in seen_by_bob["history"]] == ["bob"] and "ann" not in str(seen_by_bob)
+    seen_by_ann = client.get(f"/api/items/{item.id}", headers=_h(review_env, "ann")).json()
+    assert [h["reviewer"] for h in seen_by_ann["history"]] == ["ann"] and "bob" not in str(seen_by_ann)
+    # an admin who does not read the item sees both, and the disagreement
+    seen_by_admin = client.get(f"/api/items/{item.id}", headers=_h(review_env, "admin")).json()
+    assert {h["reviewer"] for h in seen_by_admin["reads"]} == {"ann", "bob"} and seen_by_admin["disagreement"]
+    # the queue does not leak it either
+    queue = client.get("/api/queue", headers=_h(review_env, "bob"), params={"state": "decided"}).json()["items"]
+    assert all(set(i) >= {"verdict"} and "reads" not in i for i in queue)
 
-    def missing() -> Path:
-        raise MissingNiivueError("NiiVue is not installed. Run `npm ci` in the radgenome repository")
 
-    monkeypatch.setattr(app_module, "niivue_path", missing)
-    app = typer.Typer()
+def test_undo_restores_the_whole_form_and_revisit_shows_current(client: TestClient, review_env: dict) -> None:
+    _claim_all(client, review_env, "ann")
+    items = _items(review_env["url"])
+    ggo = items[("Ground glass opacity in the right lung lower lobe.", "lung/lung/right lung/right lung lower lobe")]
+    fix = {"text": "Ground glass opacity in the right lung middle lobe.",
+           "path": "lung/lung/right lung/right lung middle lobe", "mask_wrong": True, "comment": "wrong lobe"}
+    stored = _post(client, review_env, "ann", ggo, "undo-form-001", "correct", 201, **fix)
+    assert stored["node"] == "right lung middle lobe" and stored["verdict"] == "correct"
+    revisit = client.get(f"/api/items/{ggo.id}", headers=_h(review_env, "ann")).json()
+    assert {k: revisit["current"][k] for k in fix} == fix  # a revisited item shows the current decision
+    undone = client.post("/api/decisions/undo", json={}, headers=_h(review_env, "ann")).json()
+    assert undone["id"] == stored["id"] and undone["undone_at"]
+    after = client.get(f"/api/items/{ggo.id}", headers=_h(review_env, "ann")).json()
+    assert after["current"] is None and after["lease_until"]  # undecided again, back in the open queue
+    assert {k: after["latest"][k] for k in fix} == fix  # ... with every field of the undone decision to restore
+    assert ggo.id in {i["id"] for i in client.get("/api/queue", headers=_h(review_env, "ann"),
+                                                   params={"limit": 200}).json()["items"]}
+    assert client.post("/api/decisions/undo", json={"decision_id": stored["id"]},
+                       headers=_h(review_env, "ann")).status_code == 404  # already undone
+    again = _post(client, review_env, "ann", ggo, "undo-form-002", "correct", 201, **fix)
+    assert again["id"] != stored["id"]
 
-    @app.callback()
-    def _main() -> None:
-        """test app"""
 
-    register(app)
-    r = CliRunner().invoke(app, ["review", str(review_env["out"]), "--db", review_env["url"]])
-    assert r.exit_code == 1 and "npm ci" in r.output
+def test_bad_decisions_are_refused(client: TestClient, review_env: dict) -> None:
+    _claim_all(client, review_env, "ann")
+    item = min(_items(review_env["url"]).values(), key=lambda i: i.order)
+    _post(client, review_env, "ann", item, "bad-00000001", "correct", 422)  # a correction without a change
+    _post(client, review_env, "ann", item, "bad-00000002", "accept", 422, path="lung/elbow")
+    _post(client, review_env, "ann", item, "bad-00000003", "accept", 422, path="left lung")  # a node, not a path
+    _post(client, review_env, "ann", "0123456789abcdef", "bad-00000004", "accept", 404)
+    r = client.post("/api/decisions/undo", json={}, headers=_h(review_env, "bob"))
+    assert r.status_code == 404
+
+
+def test_adjudication(client: TestClient, review_env: dict) -> None:
+    _claim_all(client, review_env, "ann")
+    _claim_all(client, review_env, "bob")
+    double = _double(review_env["url"])
+    agree, differ = double[0], double[1]
+    _post(client, review_env, "ann", agree, "adj-ann-0001", "accept")
+    _post(client, review_env, "bob", agree, "adj-bob-0001", "accept")
+    _post(client, review_env, "ann", differ, "adj-ann-0002", "accept")
+    _post(client, review_env, "bob", differ, "adj-bob-0002", "reject")
+    admin = _h(review_env, "admin")
+    queue = client.get("/api/admin/adjudication", headers=admin).json()["items"]
+    assert [i["id"] for i in queue] == [differ.id]
+    assert {(r["reviewer"], r["verdict"]) for r in queue[0]["reads"]} == {("ann", "accept"), ("bob", "reject")}
+    body = {"item_id": agree.id, "key": "adj-adm-0001", "verdict": "accept"}
+    assert client.post("/api/adjudications", json=body, headers=admin).status_code == 409  # no disagreement
+    body = {"item_id": differ.id, "key": "adj-adm-0002", "verdict": "reject", "comment": "ann missed it"}
+    r = client.post("/api/adjudications", json=body, headers=admin)
+    assert r.status_code == 201 and r.json()["adjudication"]
+    assert client.get("/api/admin/adjudication", headers=admin).json()["items"] == []  # settled: off the queue
+    totals = client.get("/api/admin/progress", headers=admin).json()["totals"]
+    assert totals["adjudicated"] == 1 and totals["disagreements_open"] == 0
+    # undoing the adjudication puts the item back
+    client.post("/api/decisions/undo", json={}, headers=admin)
+    assert [i["id"] for i in client.get("/api/admin/adjudication", headers=admin).json()["items"]] == [differ.id]
+    # a reader changing their mind ends the disagreement
+    _post(client, review_env, "bob", differ, "adj-bob-0003", "accept")
+    assert client.get("/api/admin/adjudication", headers=admin).json()["items"] == []
+
+
+def test_agreement_per_kind_and_region(client: TestClient, review_env: dict) -> None:
+    _claim_all(client, review_env, "ann")
+    _claim_all(client, review_env, "bob")
+    double = [i for i in _double(review_env["url"]) if i.kind == "sentence"][:6]
+    ann = ["accept", "accept", "reject", "reject", "accept", "reject"]
+    bob = ["accept", "reject", "reject", "reject", "accept", "accept"]
+    for k, (item, va, vb) in enumerate(zip(double, ann, bob, strict=True)):
+        _post(client, review_env, "ann", item, f"agree-ann-{k:04d}", va)
+        _post(client, review_env, "bob", item, f"agree-bob-{k:04d}", vb)
+    report = client.get("/api/agreement", headers=_h(review_env, "admin")).json()
+    rows = {(r["group"], r["name"]): r for r in report["rows"]}
+    assert rows[("all", "all")]["items"] == 6
+    assert rows[("all", "all")]["kappa"] == pytest.approx(cohen_kappa(ann, bob))
+    assert rows[("kind", "sentence")]["items"] == 6
+    by_region: dict[str, tuple[list[str], list[str]]] = {}
+    for item, va, vb in zip(double, ann, bob, strict=True):
+        by_region.setdefault(item.region, ([], []))[0].append(va)
+        by_region[item.region][1].append(vb)
+    for region, (a, b) in by_region.items():
+        assert rows[("region", region)]["items"] == len(a)
+        expected = cohen_kappa(a, b)
+        assert rows[("region", region)]["kappa"] == (None if expected is None else pytest.approx(expected))
+    assert client.get("/api/agreement", headers=_h(review_env, "ann")).status_code == 403
+
+
+def test_export_round_trip(client: TestClient, review_env: dict, tmp_path: Path) -> None:
+    env, url = review_env, review_env["url"]
+    _claim_all(client, env, "ann")
+    _claim_all(client, env, "bob")
+    items = _items(url)
+    by_text: dict[str, list[Item]] = {}
+    for (text, _path), item in items.items():
+        by_text.setdefault(text, []).append(item)
+
+    def one(text: str, path_end: str) -> Item:
+        return next(i for i in by_text[text] if i.path.endswith(path_end))
+
+    def decide_all(item: Item, key: str, verdict: str, **extra: object) -> None:
+        for who in ("ann", "bob")[: item.required]:
+            _post(client, env, who, item, f"{key}-{who}", verdict, **extra)
+
+    nodule = one("There is a 6 mm nodule in the left lung upper lobe.", "left lung/left lung upper lobe")
+    heart = one("Heart size is normal.", "heart")
+    trachea = one("The trachea is open.", "trachea")
+    ggo = one("Ground glass opacity in the right lung lower lobe.", "right lung/right lung lower lobe")
+    aorta = one("Calcified plaques in the aorta.", "mediastinum/aorta")
+    decide_all(nodule, "exp-nodule", "accept", comment="=HYPERLINK(\"http://x\")")
+    decide_all(heart, "exp-heart", "reject")
+    decide_all(trachea, "exp-trachea", "correct", text="-The trachea is patent.")
+    decide_all(ggo, "exp-ggo", "accept", path="lung/lung/right lung/right lung middle lobe", mask_wrong=True,
+               comment="@wrong lobe")
+    decide_all(aorta, "exp-aorta", "accept")
+    qa = next(i for i in items.values() if i.kind == "qa" and i.qa_kind == "presence")
+    decide_all(qa, "exp-qa", "correct", text="+Yes.")
+
+    dest = tmp_path / "verified"
+    summary = export_verified(env["out"], url, dest)
+    assert summary.exported == 5 and summary.rejected == 1 and summary.qa_pairs == 1
+    region = list(csv.DictReader((dest / "radgenome_files" / "validation_region_report.csv").open(encoding="utf-8")))
+    by_path = {(r["Volumename"], r["Anatomy"]): r["Sentence"] for r in region if r["Anatomy"]}
+    text = " ".join(by_path.values())
+    assert "6 mm nodule" in by_path[("valid_1_a_1", "lung/lung/left lung/left lung upper lobe")]
+    assert "The trachea is patent." in text and "The trachea is open." not in text
+    assert "Heart size is normal." not in text
+    assert "Ground glass" in by_path[("valid_2_a_1", "lung/lung/right lung/right lung middle lobe")]
+    assert ("valid_2_a_1", "lung/lung/right lung/right lung lower lobe") not in by_path
+    assert "Calcified plaques" in by_path[("valid_3_a_1", "mediastinum/aorta")]
+    for name in ("qa_pairs.csv", "provenance.csv"):  # our own CSVs: no cell starts like a formula
+        for row in csv.reader((dest / name).open(encoding="utf-8")):
+            assert not any(is_formula_cell(c) for c in row), (name, row)
+    qa_rows = list(csv.DictReader((dest / "qa_pairs.csv").open(encoding="utf-8")))
+    assert [(r["question"], unescape_cell(r["answer"]), r["corrected"]) for r in qa_rows] == [(qa.text, "+Yes.", "1")]
+    prov = list(csv.DictReader((dest / "provenance.csv").open(encoding="utf-8")))
+    assert {r["item_id"] for r in prov} == {nodule.id, trachea.id, ggo.id, aorta.id, qa.id}
+    ggo_row = next(r for r in prov if r["item_id"] == ggo.id)
+    assert ggo_row["decision"] == "correct" and ggo_row["mask_wrong"] == "1"
+    assert unescape_cell(ggo_row["comment"]) == "@wrong lobe" and ggo_row["comment"] == "'@wrong lobe"
+    assert "region: lung/lung/right lung/right lung lower lobe -> lung/lung/right lung/right lung middle lobe" in \
+        ggo_row["change"]
+    assert ggo_row["time"].endswith("Z")
+    nodule_row = next(r for r in prov if r["item_id"] == nodule.id)
+    assert unescape_cell(nodule_row["comment"]) == "=HYPERLINK(\"http://x\")"
+
+    # the admin page's export is the same archive
+    r = client.post("/api/admin/export", headers=_h(env, "admin"))
+    assert r.status_code == 200 and r.headers["content-type"] == "application/zip"
+    with zipfile.ZipFile(io.BytesIO(r.content)) as zf:
+        assert zf.read("verified/provenance.csv") == (dest / "provenance.csv").read_bytes()
+        assert "verified/radgenome_files/validation_region_report.csv" in zf.namelist()
+
+
+def test_counters_match_the_history(client: TestClient, review_env: dict) -> None:
+    """Random reads, re-decisions, undos and adjudications: every counter and item state equals what the decision
+    history implies (the per-request shortcuts never drift from the truth)."""
+    env = review_env
+    rng = random.Random(7)
+    held = {who: sorted(_claim_all(client, env, who)) for who in ("ann", "bob")}
+    for n in range(120):
+        who = rng.choice(("ann", "bob"))
+        action = rng.random()
+        if action < 0.75:
+            _post(client, env, who, rng.choice(held[who]), f"rnd-{who}-{n:05d}", rng.choice(("accept", "reject")))
+        elif action < 0.9:
+            client.post("/api/decisions/undo", json={}, headers=_h(env, who))
+        else:
+            queue = client.get("/api/admin/adjudication", headers=_h(env, "admin")).json()["items"]
+            if queue:
+                r = client.post("/api/adjudications", headers=_h(env, "admin"),
+                                json={"item_id": queue[0]["id"], "key": f"rnd-adm-{n:05d}", "verdict": "accept"})
+                assert r.status_code == 201
+    store = Store(env["url"])
+    with store.read() as s:
+        decisions = list(s.scalars(select(Decision)))
+        assignments = list(s.scalars(select(Assignment)))
+        items = {i.id: i for i in s.scalars(select(Item))}
+        stats = {r.user_id: r for r in s.scalars(select(ReviewerStats))}
+    store.dispose()
+    standing = {(d.item_id, d.user_id): d for d in sorted(decisions, key=lambda d: d.id)
+                if not d.adjudication and d.undone_at is None and d.replaced_at is None}
+    assert {(a.item_id, a.user_id): a.decision_id for a in assignments if a.decision_id} == \
+        {k: d.id for k, d in standing.items()}
+    for user_id, st in stats.items():
+        assert st.decisions == sum(1 for d in decisions if d.user_id == user_id)
+        assert st.decided == sum(1 for (_i, u) in standing if u == user_id)
+    for item in items.values():
+        reads = [d for (i, _u), d in standing.items() if i == item.id]
+        assert item.reads == len(reads)
+        assert item.complete == (len(reads) >= item.required)
+        assert item.disagreement == (item.complete and len({signature(d) for d in reads}) > 1)
+        adjudications = [d for d in decisions if d.item_id == item.id and d.adjudication and d.undone_at is None
+                         and d.replaced_at is None]
+        assert item.adjudication_id == (adjudications[-1].id if adjudications else None)

@@ -17,9 +17,10 @@ def _nifti(data: bytes) -> nib.Nifti1Image:
     return nib.Nifti1Image.from_bytes(raw)
 
 
-def test_mask_matches_region_union_on_ct_grid(client: TestClient, review_env: dict, sample_out) -> None:
-    h = {"Authorization": f"Bearer {review_env['tokens']['ann']}"}
-    items = client.get("/api/queue", headers=h, params={"kind": "sentence", "limit": 200}).json()["items"]
+def test_mask_matches_region_union_on_ct_grid(sqlite_client: TestClient, sqlite_env: dict, sample_out) -> None:
+    client = sqlite_client
+    h = {"Authorization": f"Bearer {sqlite_env['tokens']['ann']}"}
+    items = client.post("/api/queue/claim", headers=h, json={"kind": "sentence", "limit": 100}).json()["items"]
     item = next(i for i in items if i["node"] == "left lung upper lobe")
     ct = _nifti(client.get(f"/api/cases/{item['case_id']}/ct.nii.gz", headers=h).content)
     mask = _nifti(client.get(f"/api/items/{item['id']}/mask.nii.gz", headers=h).content)
@@ -34,12 +35,16 @@ def test_mask_matches_region_union_on_ct_grid(client: TestClient, review_env: di
     ijk = np.array([*(idx.mean() for idx in np.nonzero(expected)), 1.0])
     assert np.allclose(info["centroid_mm"], (ct.affine @ ijk)[:3], atol=0.01)
     # a chosen region previews its own mask; an unknown one is refused; 'others' has none
-    left = _nifti(client.get(f"/api/items/{item['id']}/mask.nii.gz", headers=h, params={"node": "left lung"}).content)
+    left = _nifti(client.get(f"/api/items/{item['id']}/mask.nii.gz", headers=h,
+                             params={"path": "lung/lung/left lung"}).content)
     assert np.asarray(left.dataobj).sum() > got.sum()
-    r = client.get(f"/api/items/{item['id']}/mask.nii.gz", headers=h, params={"node": "elbow"})
-    assert r.status_code in (404, 422)
-    r = client.get(f"/api/items/{item['id']}/mask.nii.gz", headers=h, params={"node": "others"})
+    r = client.get(f"/api/items/{item['id']}/mask.nii.gz", headers=h, params={"path": "lung/elbow"})
+    assert r.status_code == 422
+    r = client.get(f"/api/items/{item['id']}/mask.nii.gz", headers=h, params={"path": "others"})
     assert r.status_code == 404
+    # the left lung is on the patient's left: negative x in RAS world coordinates
+    info = client.get(f"/api/items/{item['id']}/mask-info", headers=h, params={"path": "lung/lung/left lung"}).json()
+    assert info["centroid_mm"][0] < 0
 
 
 def _write_dicom_series(folder, hu: np.ndarray, spacing: float = 4.0) -> None:
@@ -71,15 +76,21 @@ def _write_dicom_series(folder, hu: np.ndarray, spacing: float = 4.0) -> None:
 
 def test_dicom_series_ct_is_served_as_nifti(sample_out, tmp_path) -> None:
     import dataclasses
+    import shutil
 
-    from radgenome.model import read_record
+    from radgenome.model import read_record, write_record
+    from radgenome.review.sources import CaseIndex
     from radgenome.review.volumes import Volumes
 
-    rec = read_record(sample_out / "cases" / "valid_1_a_1.json")
+    out = tmp_path / "out"
+    shutil.copytree(sample_out / "cases", out / "cases")
+    rec = read_record(out / "cases" / "valid_1_a_1.json")
     hu = np.full((24, 20, 16), -1000, dtype=np.int16)
     hu[6:18, 5:15, 4:12] = 40
     _write_dicom_series(tmp_path / "series", hu)
-    vols = Volumes(sample_out, {"dcm": dataclasses.replace(rec, stem="dcm", volume_path=str(tmp_path / "series"))})
+    write_record(dataclasses.replace(rec, stem="dcm", volume_path=str(tmp_path / "series")),
+                 out / "cases" / "dcm.json")
+    vols = Volumes(out, CaseIndex(out))
     img = _nifti(vols.ct_dicom_bytes("dcm"))
     data = np.asarray(img.dataobj)
     assert data.shape == (24, 20, 16)

@@ -101,7 +101,6 @@ def sentence_columns(
         else:
             p = _sentence_parts(s, h)
         parts.append(p)
-    n = len(sents)
     return {
         "volume": [s.volume for s in sents],
         "section": [s.section.value for s in sents],
@@ -119,8 +118,9 @@ def sentence_columns(
         "flags": [list(s.flags) for s in sents],
         "backend": [s.backend for s in sents],
         "version": versions,
-        "model": [prov.get("model")] * n,
-        "prompt_version": [prov.get("prompt_version")] * n,
+        # the model's provenance only where its answer was used (hybrid runs keep most sentences the rules')
+        "model": [prov.get("model") if s.backend == "llm" else None for s in sents],
+        "prompt_version": [prov.get("prompt_version") if s.backend == "llm" else None for s in sents],
     }
 
 

@@ -10,7 +10,8 @@ A build (ARCHITECTURE §1.4)::
     OUT/report.html, manifest.sqlite, build.log, summary.json
     OUT/seg_<stem>/<name>.nii.gz                    optional RadGenome (SAT-space) mask layout
 
-``radgenome text`` writes ``OUT/radgenome_files/`` and ``OUT/sentences.parquet`` (+ ``text_run.json``);
+``radgenome text`` writes ``OUT/radgenome_files/`` and ``OUT/sentences.parquet`` (+ ``text_run.json``); with an
+LLM text backend, ``text`` and ``build`` also keep ``OUT/llm_log.jsonl`` (one JSON line per question asked);
 ``radgenome segment`` writes ``DIR/<stem>.nii.gz`` + ``DIR/<stem>.json`` (:meth:`OutputLayout.labelmap_name`).
 """
 
@@ -35,6 +36,7 @@ class OutputLayout:
     QA_PAIRS: ClassVar[str] = "dataset/qa_pairs.parquet"
     SENTENCES: ClassVar[str] = "sentences.parquet"
     TEXT_RUN: ClassVar[str] = "text_run.json"
+    LLM_LOG: ClassVar[str] = "llm_log.jsonl"
     SUMMARY: ClassVar[str] = "summary.json"
     MANIFEST: ClassVar[str] = "manifest.sqlite"
     REPORT: ClassVar[str] = "report.html"
@@ -124,6 +126,12 @@ class OutputLayout:
     @property
     def text_run(self) -> Path:
         return self.root / self.TEXT_RUN
+
+    @property
+    def llm_log(self) -> Path:
+        """The LLM text backend's per-question log (JSON lines: question, result, failure kind and detail, raw
+        answer)."""
+        return self.root / self.LLM_LOG
 
     @property
     def summary(self) -> Path:

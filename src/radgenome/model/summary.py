@@ -75,8 +75,14 @@ class BuildSummary:
     seconds_cases: float = 0.0
     seconds_finalize: float = 0.0
     seconds_total: float = 0.0
+    text_stats: dict[str, Any] = field(default_factory=dict)
+    """The text backend's counters for this run (an LLM backend's requests, answers, fallbacks by kind)."""
+    text_problem: str = ""
+    """Why the text backend's run fell short ('' when it did not): e.g. the LLM answered fewer than the required
+    share of the sentences sent to it, with the counts per failure kind."""
     exit_code: int = 0
-    """0 every case built; 3 some case failed or some report could not be built (each listed)."""
+    """0 every case built; 3 some case failed, some report could not be built (each listed) or the text
+    backend's run fell short (``text_problem``)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -97,6 +103,8 @@ class BuildSummary:
             "seconds_cases": self.seconds_cases,
             "seconds_finalize": self.seconds_finalize,
             "seconds_total": self.seconds_total,
+            "text_stats": dict(self.text_stats),
+            "text_problem": self.text_problem,
             "exit_code": self.exit_code,
         }
 

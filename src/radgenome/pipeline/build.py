@@ -197,6 +197,7 @@ def _build(opts: BuildOptions, layout: OutputLayout, progress: BuildProgress, t0
         raise BuildError(f"no reports found in {', '.join(str(f) for f in corpus.report_files)}")
     text = _text_engine(opts)
     try:
+        text.set_log(layout.llm_log, append=True)  # a backend with a per-sentence log (LLM) keeps it here
         return _build_cases(opts, layout, progress, t0, settings, corpus, text)
     finally:
         text.close()
@@ -251,8 +252,12 @@ def _build_cases(
         done_now = sum(1 for o in outcomes.values() if o.status == "done")
         failed = {s: o for s, o in outcomes.items() if o.status == "failed"}
         manifest.finish_run(run_id, done_now, len(failed), len(skipped))
-    if text.run_stats():
-        log.info("text backend %s: %s", text.name, text.run_stats())
+    text_stats = text.run_stats()
+    verdict = text.verdict()
+    if text_stats:
+        log.info("text backend %s: %s", text.name, text_stats)
+    if not verdict.ok:
+        log.error("text backend %s: %s", text.name, verdict.message)
 
     seconds_cases = round(time.perf_counter() - t0, 2)
     progress.finalizing()
@@ -274,7 +279,9 @@ def _build_cases(
     log.info("dataset written in %.2fs: %s", time.perf_counter() - t, sorted(outputs))
     failing = set(FAILING_ISSUES) - ({"report_without_volume"} if opts.missing_volumes == "text" else set())
     failing_issues = [i for i in corpus.issues if i.kind in failing]
-    summary.exit_code = EXIT_SOME_FAILED if failed or failing_issues else EXIT_OK
+    summary.text_stats = text_stats
+    summary.text_problem = verdict.message if not verdict.ok else ""
+    summary.exit_code = EXIT_SOME_FAILED if failed or failing_issues or not verdict.ok else EXIT_OK
     summary.seconds_total = round(time.perf_counter() - t0, 2)
     layout.summary.write_text(summary.to_json(), encoding="utf-8")
     log.info("build end: exit %d, done %d, failed %d, skipped %d", summary.exit_code, summary.done, summary.failed,
@@ -296,13 +303,24 @@ def _records(jobs: Sequence[CaseJob], failed: dict[str, CaseOutcome], layout: Ou
 
 
 def _with_analyses(todo: Sequence[CaseJob], text: TextBackend, progress: BuildProgress) -> Iterator[CaseJob]:
-    """The jobs with their analyses, made by a batched text backend one batch at a time, as the runner asks."""
+    """The jobs with their analyses, made by a batched text backend one batch at a time, as the runner asks.
+
+    A backend that cannot work (an LLM server failing its preflight) or gives up part-way (its circuit breaker
+    opened) stops the build with :class:`BuildError` before the batch is handed on: no case is built on
+    fallbacks a resumed build would not redo; the cases finished before are kept."""
     assert text.batch_size is not None
     done = 0
     for start in range(0, len(todo), text.batch_size):
         chunk = todo[start : start + text.batch_size]
         t = time.perf_counter()
-        results = text.analyze_many([job.report for job in chunk])
+        try:
+            results = text.analyze_many([job.report for job in chunk])
+        except TextBackendError as exc:
+            raise BuildError(f"text backend {text.name!r}: {exc}") from exc
+        verdict = text.verdict()
+        if verdict.aborted:
+            raise BuildError(f"text backend {text.name!r}: {verdict.message}. The cases finished before are kept: "
+                             "run the same command again to resume")
         share = (time.perf_counter() - t) / len(chunk)
         done += len(chunk)
         progress.text_batch(done, len(todo))

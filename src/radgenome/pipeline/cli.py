@@ -231,7 +231,15 @@ def print_summary(summary: BuildSummary, console: Any, out: Path) -> None:
         t.add_row("consistency flags", ", ".join(f"{k} {v}" for k, v in summary.flags.items()))
     t.add_row("time per stage (s, total)", ", ".join(f"{k} {v:.2f}" for k, v in summary.seconds_per_stage.items()))
     t.add_row("total time (s)", f"{summary.seconds_total:.1f}")
+    if summary.text_stats:
+        from radgenome.text.cli import llm_line
+
+        t.add_row("text backend (LLM)", llm_line(summary.text_stats))
     console.print(t)
+    if summary.text_problem:
+        from radgenome.text.cli import say
+
+        say(console, "text backend fell short", "red", summary.text_problem)
     problems = [(f.volume, f.reason) for f in summary.failures]
     problems += [(i.volume or "-", f"{i.kind}: {i.reason} [{i.source}]") for i in summary.issues]
     if problems:

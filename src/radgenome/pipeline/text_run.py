@@ -16,7 +16,7 @@ from radgenome.corpus.reports import RowError, read_reports
 from radgenome.dataset.sentences_parquet import write_sentences_parquet
 from radgenome.dataset.tables import write_radgenome_tables
 from radgenome.model import OutputLayout, ReportAnalysis
-from radgenome.text.base import Progress, TextBackend, TextFailure
+from radgenome.text.base import OK, Progress, RunVerdict, TextBackend, TextFailure
 from radgenome.text.registry import get_text_backend
 
 log = logging.getLogger(__name__)
@@ -32,6 +32,11 @@ class TextRun:
     """Reports the backend could not analyse."""
     provenance: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
+    verdict: RunVerdict = OK
+    """How the backend's run went as a whole: not ``ok`` when an LLM backend answered too few of the sentences
+    sent to it or aborted (the outputs are written all the same, the affected sentences flagged)."""
+    log: Path | None = None
+    """The backend's per-sentence log, when it kept one (``OUT/llm_log.jsonl``)."""
 
 
 @contextmanager
@@ -60,33 +65,40 @@ def run_text(
     split: str = "train",
     progress: Progress | None = None,
 ) -> TextRun:
-    """Read, analyse and write ``OUT/radgenome_files/`` and ``OUT/sentences.parquet`` (+ ``text_run.json``).
+    """Read, analyse and write ``OUT/radgenome_files/`` and ``OUT/sentences.parquet`` (+ ``text_run.json``, and
+    ``llm_log.jsonl`` for an LLM backend).
 
     ``backend``: a registry name (built with ``backend_options``, closed at the end) or a ready backend. Raises
     :class:`~radgenome.corpus.reports.ReportTableError` when the table itself is unusable and
-    :class:`~radgenome.text.base.TextBackendError` when the backend cannot be built; a row or report that cannot
-    be used is listed in the result and the others go on.
+    :class:`~radgenome.text.base.TextBackendError` when the backend cannot be built or cannot work (an LLM
+    server that fails its preflight); a row or report that cannot be used is listed in the result and the others
+    go on. ``KeyboardInterrupt`` propagates (nothing is written; the LLM answer cache keeps what came back).
     """
     started = time.perf_counter()
     with gc_paused():
         reports, row_errors = read_reports(reports_csv)
+        layout = OutputLayout(out)
         engine = get_text_backend(backend, **(backend_options or {})) if isinstance(backend, str) else backend
         try:
+            layout.root.mkdir(parents=True, exist_ok=True)
+            layout.llm_log.unlink(missing_ok=True)  # never leave the log of an earlier run beside these outputs
+            engine.set_log(layout.llm_log)
             results = engine.analyze_many(reports, progress)
             provenance: dict[str, Any] = dict(engine.provenance())
             stats = engine.run_stats()
             if stats:
                 provenance["llm_stats"] = stats
+            verdict = engine.verdict()
         finally:
+            engine.set_log(None)
             if isinstance(backend, str):
                 engine.close()
         analyses = [r for r in results if isinstance(r, ReportAnalysis)]
         failed = [r for r in results if isinstance(r, TextFailure)]
-        layout = OutputLayout(out)
-        layout.root.mkdir(parents=True, exist_ok=True)
         write_radgenome_tables(analyses, layout.tables_dir, default_split=split)
         write_sentences_parquet(analyses, layout.sentences, provenance)
-        run = TextRun(analyses, row_errors, failed, provenance, time.perf_counter() - started)
+        log_path = layout.llm_log if layout.llm_log.exists() else None
+        run = TextRun(analyses, row_errors, failed, provenance, time.perf_counter() - started, verdict, log_path)
         _write_run_log(run, reports_csv, layout)
         return run
 
@@ -99,6 +111,9 @@ def _write_run_log(run: TextRun, reports_csv: Path, layout: OutputLayout) -> Non
         "row_errors": [str(e) for e in run.row_errors],
         "failed": [{"volume": f.volume, "reason": f.reason} for f in run.failed],
         "provenance": run.provenance,
+        "backend_ok": run.verdict.ok,
+        "backend_problem": run.verdict.message,
+        "llm_log": str(run.log) if run.log is not None else None,
         "seconds": round(run.seconds, 3),
     }
     layout.text_run.write_text(json.dumps(info, indent=1) + "\n", encoding="utf-8")

@@ -6,11 +6,10 @@ from collections import Counter
 from collections.abc import Hashable, Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, true
 from sqlalchemy.orm import Session
 
-from radgenome.review.queue import active_decisions
-from radgenome.review.store import Item
+from radgenome.review.store import Assignment, Decision, Item
 
 
 def cohen_kappa(a: Sequence[Hashable], b: Sequence[Hashable]) -> float | None:
@@ -33,18 +32,19 @@ def kind_label(item: Item) -> str:
 
 
 def paired_verdicts(s: Session) -> list[tuple[Item, str, str]]:
-    """(item, first reviewer's verdict, second reviewer's verdict) for every item two reviewers decided.
+    """(item, slot-0 reader's verdict, slot-1 reader's verdict) for every double-read item both readers decided.
 
-    With more than two reviewers, the first two to decide (by their latest decision's id) are paired.
+    Reads only the double-read items (an index on the item's state), not the whole decision history.
     """
-    by_item: dict[str, list[tuple[int, str]]] = {}
-    for (item_id, _user), d in active_decisions(s).items():
-        by_item.setdefault(item_id, []).append((d.id, d.verdict))
-    pairs = {k: sorted(v)[:2] for k, v in by_item.items() if len(v) >= 2}
-    if not pairs:
-        return []
-    items = {i.id: i for i in s.scalars(select(Item).where(Item.id.in_(list(pairs))))}
-    return [(items[k], v[0][1], v[1][1]) for k, v in sorted(pairs.items(), key=lambda kv: items[kv[0]].order)]
+    rows = s.execute(
+        select(Item, Assignment.slot, Decision.verdict)
+        .join(Assignment, Assignment.item_id == Item.id).join(Decision, Decision.id == Assignment.decision_id)
+        .where(Item.complete == true(), Item.required >= 2).order_by(Item.order, Assignment.slot)
+    ).all()
+    by_item: dict[str, tuple[Item, list[str]]] = {}
+    for item, _slot, verdict in rows:
+        by_item.setdefault(item.id, (item, []))[1].append(verdict)
+    return [(item, v[0], v[1]) for item, v in by_item.values() if len(v) >= 2]
 
 
 def _row(group: str, name: str, pairs: list[tuple[str, str]]) -> dict[str, Any]:

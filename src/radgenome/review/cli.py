@@ -49,8 +49,8 @@ def _db_url(out: Path | None, db: str | None) -> str:
 
 def _out_dir(out: Path) -> Path:
     if not (out / "cases").is_dir():
-        typer.echo(f"error: {out} is not a `radgenome build` output (no cases/ folder)", err=True)
-        raise typer.Exit(2)
+        typer.echo(f"fatal: {out}: not a `radgenome build` output (no cases/ folder)", err=True)
+        raise typer.Exit(1)
     return out
 
 
@@ -65,25 +65,45 @@ def serve(
     db: DbOpt = None,
     host: Annotated[str, typer.Option(help="Interface to bind (loopback unless you mean it).")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
-    double_fraction: Annotated[float, typer.Option(help="Fraction of items assigned to two reviewers.")] = 0.2,
-    seed: Annotated[str, typer.Option(help="Seed of the double-assignment draw.")] = "",
+    double_fraction: Annotated[float, typer.Option(help="Fraction of items read by two reviewers.")] = 0.2,
+    seed: Annotated[str, typer.Option(help="Seed of the double-reading draw.")] = "",
+    lease_minutes: Annotated[float, typer.Option(help="How long a claimed, undecided item stays a reader's.")] = 60.0,
+    max_open: Annotated[int, typer.Option(help="Most undecided items one reader may hold.")] = 100,
+    secure_cookies: Annotated[
+        bool | None,
+        typer.Option("--secure-cookies/--no-secure-cookies",
+                     help="Force the session cookie's Secure flag (default: set it on HTTPS requests, including "
+                          "X-Forwarded-Proto from --forwarded-allow-ips)."),
+    ] = None,
+    forwarded_allow_ips: Annotated[
+        str, typer.Option(help="Proxies trusted for X-Forwarded-Proto/For (comma-separated IPs, or '*').")
+    ] = "127.0.0.1",
+    session_hours: Annotated[float, typer.Option(help="Sessions end this many hours after sign-in.")] = 12.0,
 ) -> None:
     """Serve the review app for OUT."""
     import uvicorn
 
     from radgenome.review.app import create_app
     from radgenome.review.assets import MissingNiivueError
+    from radgenome.review.sources import NotABuildError
 
     out = _out_dir(out)
     url = _db_url(out, db)
     try:
-        app = create_app(out, url, double_fraction=double_fraction, seed=seed)
-    except MissingNiivueError as exc:
-        typer.echo(f"error: {exc}", err=True)
+        app = create_app(out, url, double_fraction=double_fraction, seed=seed, lease_minutes=lease_minutes,
+                         max_open=max_open, secure_cookies=secure_cookies, session_hours=session_hours)
+    except (MissingNiivueError, NotABuildError) as exc:
+        typer.echo(f"fatal: {exc}", err=True)
         raise typer.Exit(1) from exc
+    problems = app.state.ctx.problems
+    if problems:
+        typer.echo(f"warning: {len(problems)} rows of {out} could not become review items:", err=True)
+        for line in problems[:10]:
+            typer.echo(f"  {line}", err=True)
     typer.echo(f"radgenome review: http://{host}:{port}/  (store {_redact(url)})")
     typer.echo(f"add reviewers with: radgenome review add-user NAME --db '{_redact(url)}'")
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    uvicorn.run(app, host=host, port=port, log_level="warning", proxy_headers=True,
+                forwarded_allow_ips=forwarded_allow_ips)
 
 
 def _redact(url: str) -> str:
@@ -124,21 +144,24 @@ def stats(
     from rich.table import Table
 
     from radgenome.review.agreement import agreement_report
-    from radgenome.review.queue import progress, totals
+    from radgenome.review.progress import item_states, reviewers_progress, totals
     from radgenome.review.store import Store
 
     store = Store(_db_url(out, db))
-    with store.session() as s:
-        rows, tot, agree = progress(s), totals(s), agreement_report(s)
+    with store.read() as s:
+        rows, tot, agree = reviewers_progress(s, store.now()), {**totals(s), **item_states(s)}, agreement_report(s)
     console = Console()
-    console.print(f"items {tot['items']}  decided {tot['decided']}  double-assigned {tot['double_assigned']}")
+    console.print(f"items {tot['items']}  complete {tot['complete']}  reads {tot['reads_done']}/"
+                  f"{tot['reads_required']}  double-read {tot['double_read']}  disagreements open "
+                  f"{tot['disagreements_open']}  adjudicated {tot['adjudicated']}")
+    columns = ("reviewer", "role", "open", "decided", "decisions", "adjudications")
     t = Table(title="Progress")
-    for col in ("reviewer", "role", "assigned", "decided", "decisions"):
+    for col in columns:
         t.add_column(col, justify="right" if col not in ("reviewer", "role") else "left")
     for r in rows:
-        t.add_row(*(str(r[c]) for c in ("reviewer", "role", "assigned", "decided", "decisions")))
+        t.add_row(*(str(r[c]) for c in columns))
     console.print(t)
-    k = Table(title=f"Agreement (Cohen's kappa, {agree['pairs']} items with two reviewers)")
+    k = Table(title=f"Agreement (Cohen's kappa, {agree['pairs']} items read by two reviewers)")
     for col in ("group", "name", "items", "agree", "kappa"):
         k.add_column(col)
     for r in agree["rows"]:
@@ -159,8 +182,8 @@ def export_verified_cmd(
     summary = export_verified(_out_dir(out), _db_url(out, db), dest, split)
     typer.echo(
         f"exported {summary.exported} items ({summary.qa_pairs} QA pairs) to {dest}; left out: "
-        f"{summary.rejected} rejected, {summary.disagreements} with disagreeing reviewers, "
-        f"{summary.undecided} undecided"
+        f"{summary.rejected} rejected, {summary.disagreements} with disagreeing readers (not adjudicated), "
+        f"{summary.incomplete} still missing a read, {summary.undecided} undecided"
     )
 
 

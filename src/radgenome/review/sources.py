@@ -1,36 +1,50 @@
-"""What there is to review in a build output: the case records and the QA pairs table.
+"""What there is to review in a build output, read by the dataset's own schema.
 
-Grounded sentence items come from ``OUT/cases/<stem>.json`` (one item per grounded sentence and node); QA items
-from ``OUT/dataset/qa_pairs.parquet`` when present, read generically (the column names below are looked up
-with a few aliases, so the reader does not depend on the dataset layer's exact schema).
+- **Grounded sentence items** come from ``OUT/dataset/grounded_sentences.parquet``
+  (:data:`radgenome.dataset.schemas.SENTENCE_SCHEMA`): one item per sentence that feeds the region report
+  (``in_region_report``) and per (node, top-level region) of the RadGenome paths the build recorded for it
+  (``node_paths``). The path is the one the text engine chose for that sentence, never a path picked here from
+  the hierarchy; a node recorded under two top-level regions gives an item for each, while the two paths of a
+  node inside one region (``lung/lung/left lung/left lung upper lobe`` and ``lung/lung/lung upper lobe/left lung
+  upper lobe``) are the same question for a reader and give one item (the path through the node's side, as a
+  radiologist reads it: :func:`reading_order`).
+- **QA items** come from ``OUT/dataset/qa_pairs.parquet`` (:data:`radgenome.dataset.schemas.QA_SCHEMA`), with
+  the path the dataset writer recorded.
+- The **report** shown beside an item and the files it points at come from ``OUT/cases/<stem>.json``, read on
+  demand (:class:`CaseIndex`).
+
+A row that cannot become an item (a path outside the hierarchy, a case without a record) is skipped and named
+in :attr:`LoadedItems.problems`; the other items load.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
-from dataclasses import dataclass
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from radgenome.anatomy import TOP_LEVEL_REGIONS, UnknownNodeError, load_hierarchy
-from radgenome.model import CaseRecord, Sentence, read_record
+import pyarrow.parquet as pq
 
-QA_PARQUET = Path("dataset") / "qa_pairs.parquet"
-_GROUNDED = ("findings", "impressions")
+from radgenome.anatomy import Hierarchy, UnknownNodeError, load_hierarchy
+from radgenome.dataset.schemas import QA_SCHEMA, SENTENCE_SCHEMA
+from radgenome.model import CaseRecord, OutputLayout, read_record
 
-QA_COLUMNS: dict[str, tuple[str, ...]] = {
-    "id": ("qa_id", "id", "pair_id"),
-    "volume": ("volume", "Volumename", "VolumeName", "volume_name"),
-    "kind": ("kind", "qa_kind", "type", "question_type"),
-    "question": ("question", "Question"),
-    "answer": ("answer", "Answer"),
-    "path": ("path", "region_path", "anatomy", "Anatomy"),
-    "node": ("node", "region_node", "region"),
-    "sentences": ("sentence_indices", "source_sentences", "sentence_ids", "source_sentence_ids"),
-    "split": ("split",),
-    "mask_status": ("mask_status",),
-}
+SENTENCE_COLUMNS = ("volume", "stem", "split", "sentence_index", "text", "in_region_report", "node_paths", "masks",
+                    "flags")
+QA_COLUMNS = ("qa_id", "volume", "stem", "split", "kind", "question", "answer", "path", "node", "sentence_indices",
+              "mask_status")
+for _name in SENTENCE_COLUMNS:
+    SENTENCE_SCHEMA.field(_name)  # a renamed column fails here, at import, not on a user's data
+for _name in QA_COLUMNS:
+    QA_SCHEMA.field(_name)
+
+
+class NotABuildError(ValueError):
+    """The folder is not a finished ``radgenome build`` output."""
 
 
 @dataclass(frozen=True)
@@ -38,6 +52,7 @@ class ItemSpec:
     id: str
     kind: str
     qa_kind: str
+    source_id: str
     volume: str
     stem: str
     split: str
@@ -53,147 +68,185 @@ class ItemSpec:
     mask_status: str
 
 
+@dataclass
+class LoadedItems:
+    items: list[ItemSpec] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    """One line per skipped row: file, volume, what was wrong."""
+
+
 def item_id(*parts: object) -> str:
     """A stable 16-hex id of an item's natural key (ids are URL-safe and carry no path)."""
     return hashlib.sha1("\x1f".join(str(p) for p in parts).encode("utf-8")).hexdigest()[:16]
 
 
-def load_records(out: Path) -> dict[str, CaseRecord]:
-    """Case records by stem, in stem order (only files named ``cases/*.json``)."""
-    records: dict[str, CaseRecord] = {}
-    for path in sorted((Path(out) / "cases").glob("*.json")):
-        rec = read_record(path)
-        records[rec.stem] = rec
-    return records
+def region_of(path: str) -> str:
+    return path.split("/", 1)[0] if path else ""
 
 
-def node_path(node: str) -> tuple[str, str]:
-    """(first RadGenome path of ``node``, its top-level region); unknown nodes map to themselves."""
-    h = load_hierarchy()
-    try:
-        paths = h.paths(node)
-    except UnknownNodeError:
-        return node, node if node in TOP_LEVEL_REGIONS else ""
-    path = paths[0] if paths else node
-    return path, path.split("/", 1)[0]
+def case_stems(out: Path) -> set[str]:
+    return {p.name[: -len(".json")] for p in OutputLayout(out).cases_dir.glob("*.json")}
 
 
-def grounded_sentence_dicts(rec: CaseRecord) -> list[Sentence]:
-    """The sentences feeding the region tables: the findings, or the impression when there are none."""
-    for section in _GROUNDED:
-        sents = [s for s in rec.sentences if s.section.value == section and s.nodes]
-        if sents:
-            return sents
-    return []
+def _read(path: Path, columns: Iterable[str]) -> list[dict[str, Any]]:
+    return pq.read_table(path, columns=list(columns)).to_pylist()
 
 
-def sentence_items(rec: CaseRecord) -> Iterator[ItemSpec]:
-    for sent in grounded_sentence_dicts(rec):
-        index = sent.index
-        for node in sent.nodes:
-            flags = [f for f in rec.flags if f.sentence_index == index and (f.node is None or f.node == node)]
-            link = rec.node_masks.get(node)
-            path, region = node_path(node)
-            yield ItemSpec(
-                id=item_id("sentence", rec.volume, index, node),
+def _path_node(h: Hierarchy, path: str) -> str:
+    return h.node_of_path(path)
+
+
+def reading_order(paths: Iterable[str]) -> list[str]:
+    """Recorded paths, those whose parent carries the node's side (``left lung`` above ``left lung upper lobe``,
+    ``left rib`` above ``left rib 7``) first; otherwise in recorded order."""
+
+    def lateral_parent(path: str) -> bool:
+        parts = path.split("/")
+        side = parts[-1].split(" ", 1)[0]
+        return len(parts) > 1 and side in ("left", "right") and parts[-2].startswith(side + " ")
+
+    return sorted(dict.fromkeys(paths), key=lambda p: not lateral_parent(p))
+
+
+def sentence_items(out: Path, stems: set[str], h: Hierarchy, loaded: LoadedItems) -> dict[tuple[str, int], str]:
+    """Add the grounded-sentence items; returns the flags of every sentence by (stem, index) for the QA items."""
+    file = OutputLayout(out).grounded_sentences
+    flags_by_sentence: dict[tuple[str, int], str] = {}
+    for row in _read(file, SENTENCE_COLUMNS):
+        stem, index = str(row["stem"]), int(row["sentence_index"])
+        flags = "\n".join(str(f) for f in row["flags"] or [])
+        flags_by_sentence[(stem, index)] = flags
+        if not row["in_region_report"]:
+            continue
+        if stem not in stems:
+            loaded.problems.append(f"{file}: {row['volume']}: no case record {OutputLayout.CASES}/{stem}.json")
+            continue
+        status = {str(m["node"]): str(m["status"] or "") for m in row["masks"] or []}
+        asked: set[tuple[str, str]] = set()
+        for path in reading_order(row["node_paths"] or []):
+            try:
+                node = _path_node(h, path)
+            except UnknownNodeError:
+                loaded.problems.append(f"{file}: {row['volume']} sentence {index}: {path!r} is not a region path")
+                continue
+            if (node, region_of(path)) in asked:
+                continue  # another path of this node in the same region: the same question for the reader
+            asked.add((node, region_of(path)))
+            loaded.items.append(ItemSpec(
+                id=item_id("sentence", row["volume"], index, path),
                 kind="sentence",
                 qa_kind="",
-                volume=rec.volume,
-                stem=rec.stem,
-                split=rec.split,
+                source_id="",
+                volume=str(row["volume"]),
+                stem=stem,
+                split=str(row["split"]),
                 sentence_index=index,
                 sentence_indices=str(index),
                 node=node,
                 path=path,
-                region=region,
-                text=sent.text,
+                region=region_of(path),
+                text=str(row["text"]),
                 answer="",
                 flagged=bool(flags),
-                flags="\n".join(f"{f.kind}: {f.detail}".rstrip(": ") for f in flags),
-                mask_status=link.status if link else ("not_segmented" if rec.masks.labelmap is None else ""),
-            )
+                flags=flags,
+                mask_status=status.get(node, ""),
+            ))
+    return flags_by_sentence
 
 
-def _column(names: list[str], key: str) -> str | None:
-    for alias in QA_COLUMNS[key]:
-        if alias in names:
-            return alias
-    return None
-
-
-def _indices(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return ",".join(p.strip() for p in value.replace(";", ",").split(",") if p.strip())
-    if isinstance(value, (list, tuple)) or hasattr(value, "tolist"):
-        seq = value.tolist() if hasattr(value, "tolist") else value
-        return ",".join(str(int(v)) for v in seq if v is not None)
-    return str(int(value))
-
-
-def qa_items(out: Path, records: dict[str, CaseRecord]) -> Iterator[ItemSpec]:
-    """QA pairs of ``OUT/dataset/qa_pairs.parquet`` whose volume has a case record."""
-    path = Path(out) / QA_PARQUET
-    if not path.exists():
+def qa_items(out: Path, stems: set[str], h: Hierarchy, flags_by_sentence: dict[tuple[str, int], str],
+             loaded: LoadedItems) -> None:
+    file = OutputLayout(out).qa_pairs
+    if not file.exists():
         return
-    import pyarrow.parquet as pq
-
-    table = pq.read_table(path)
-    names = table.column_names
-    cols = {key: _column(names, key) for key in QA_COLUMNS}
-    for key in ("volume", "question", "answer"):
-        if cols[key] is None:
-            raise ValueError(f"{path}: no {key} column (looked for {', '.join(QA_COLUMNS[key])})")
-    by_volume = {rec.volume: rec for rec in records.values()}
-    rows = table.to_pylist()
     seen: dict[str, int] = {}
-    for row in rows:
-        volume = str(row[cols["volume"]])  # type: ignore[index]
-        rec = by_volume.get(volume)
-        if rec is None:
+    for row in _read(file, QA_COLUMNS):
+        stem = str(row["stem"])
+        if stem not in stems:
+            loaded.problems.append(f"{file}: {row['volume']}: no case record {OutputLayout.CASES}/{stem}.json")
             continue
-        kind = str(row[cols["kind"]]) if cols["kind"] else "qa"
-        question = str(row[cols["question"]])  # type: ignore[index]
-        answer = str(row[cols["answer"]])  # type: ignore[index]
-        rpath = str(row[cols["path"]] or "") if cols["path"] else ""
-        node = str(row[cols["node"]] or "") if cols["node"] else ""
-        if not node and rpath:
-            node = rpath.rsplit("/", 1)[-1]
-        if not rpath and node:
-            rpath = node_path(node)[0]
-        sentences = _indices(row[cols["sentences"]]) if cols["sentences"] else ""
-        natural = ("qa", volume, kind, question, answer, rpath)
-        if cols["id"] and row[cols["id"]] is not None:
-            natural = ("qa", volume, str(row[cols["id"]]))
-        n = seen.get(item_id(*natural), 0)
-        seen[item_id(*natural)] = n + 1
-        link = rec.node_masks.get(node)
-        first = {int(i) for i in sentences.split(",") if i}
-        flags = [f for f in rec.flags if f.sentence_index in first and (f.node is None or f.node == node)]
-        yield ItemSpec(
-            id=item_id(*natural, n),
+        path = str(row["path"] or "")
+        if path:
+            try:
+                _path_node(h, path)
+            except UnknownNodeError:
+                loaded.problems.append(f"{file}: {row['qa_id']}: {path!r} is not a region path")
+                continue
+        indices = [int(i) for i in row["sentence_indices"] or []]
+        natural = item_id("qa", row["volume"], row["kind"], row["question"], row["answer"], path)
+        n = seen.get(natural, 0)
+        seen[natural] = n + 1
+        flags = "\n".join(f for i in indices if (f := flags_by_sentence.get((stem, i))))
+        loaded.items.append(ItemSpec(
+            id=item_id(natural, n),
             kind="qa",
-            qa_kind=kind,
-            volume=volume,
-            stem=rec.stem,
-            split=str(row[cols["split"]]) if cols["split"] and row[cols["split"]] else rec.split,
-            sentence_index=min(first) if first else None,
-            sentence_indices=sentences,
-            node=node,
-            path=rpath,
-            region=rpath.split("/", 1)[0] if rpath else "",
-            text=question,
-            answer=answer,
+            qa_kind=str(row["kind"]),
+            source_id=str(row["qa_id"] or ""),
+            volume=str(row["volume"]),
+            stem=stem,
+            split=str(row["split"]),
+            sentence_index=min(indices) if indices else None,
+            sentence_indices=",".join(str(i) for i in indices),
+            node=str(row["node"] or ""),
+            path=path,
+            region=region_of(path),
+            text=str(row["question"]),
+            answer=str(row["answer"]),
             flagged=bool(flags),
-            flags="\n".join(f"{f.kind}: {f.detail}".rstrip(": ") for f in flags),
-            mask_status=str(row[cols["mask_status"]] or "") if cols["mask_status"] else (link.status if link else ""),
-        )
+            flags=flags,
+            mask_status=str(row["mask_status"] or ""),
+        ))
 
 
-def all_items(out: Path, records: dict[str, CaseRecord]) -> list[ItemSpec]:
-    items: list[ItemSpec] = []
-    for rec in records.values():
-        items.extend(sentence_items(rec))
-    items.extend(qa_items(out, records))
-    return items
+def load_items(out: Path, hierarchy: Hierarchy | None = None) -> LoadedItems:
+    """Every item of the build output ``out``, in build order (sentence items, then QA pairs)."""
+    out = Path(out)
+    layout = OutputLayout(out)
+    if not layout.cases_dir.is_dir():
+        raise NotABuildError(f"{out}: not a `radgenome build` output (no {OutputLayout.CASES}/ folder)")
+    if not layout.grounded_sentences.is_file():
+        raise NotABuildError(f"{out}: no {OutputLayout.GROUNDED_SENTENCES} (the build has not finished)")
+    h = hierarchy or load_hierarchy()
+    stems = case_stems(out)
+    loaded = LoadedItems()
+    flags = sentence_items(out, stems, h, loaded)
+    qa_items(out, stems, h, flags, loaded)
+    return loaded
+
+
+class CaseIndex:
+    """The build's case records by stem, read on demand and kept in a small LRU cache.
+
+    Only stems listed in ``OUT/cases/`` at start-up are known: a request's case id is looked up here, and never
+    becomes a path by itself.
+    """
+
+    def __init__(self, out: Path, cache_size: int = 256) -> None:
+        self.out = Path(out)
+        self.layout = OutputLayout(self.out)
+        self.stems = case_stems(self.out)
+        self._cache: OrderedDict[str, CaseRecord] = OrderedDict()
+        self._size = cache_size
+        self._lock = threading.Lock()
+
+    def __contains__(self, stem: object) -> bool:
+        return stem in self.stems
+
+    def __len__(self) -> int:
+        return len(self.stems)
+
+    def record(self, stem: str) -> CaseRecord:
+        """The record of ``stem``; KeyError for a stem that is not a case of this build."""
+        if stem not in self.stems:
+            raise KeyError(stem)
+        with self._lock:
+            hit = self._cache.get(stem)
+            if hit is not None:
+                self._cache.move_to_end(stem)
+                return hit
+        rec = read_record(self.layout.case_record(stem))
+        with self._lock:
+            self._cache[stem] = rec
+            while len(self._cache) > self._size:
+                self._cache.popitem(last=False)
+        return rec

@@ -1,7 +1,7 @@
 """CT volumes and region masks served by case id.
 
-Nothing here takes a path from a request: a case id is looked up in the build's records (loaded at start-up
-from ``OUT/cases/*.json``), and the files are the ones those records name. Region masks are computed on demand
+Nothing here takes a path from a request: a case id is looked up among the build's records (``OUT/cases/``,
+listed at start-up), and the files are the ones those records name. Region masks are computed on demand
 with :func:`radgenome.regions.region_mask` from the case's label map, on the label map's grid (the CT's own grid,
 ARCHITECTURE §1.2), written as gzipped NIfTI bytes and kept in a small LRU cache.
 """
@@ -17,8 +17,9 @@ from pathlib import Path
 import numpy as np
 
 from radgenome.corpus.volume import nifti_bytes
-from radgenome.model import CaseRecord
+from radgenome.model import CaseRecord, OutputLayout
 from radgenome.regions import NotAMaskError, region_mask
+from radgenome.review.sources import CaseIndex
 from radgenome.segmentation.io import read_segmentation
 
 
@@ -45,26 +46,20 @@ def _centroid(mask: np.ndarray, affine: np.ndarray) -> tuple[int, list[float] | 
 
 
 def _resolve(out: Path, name: str | None) -> Path | None:
-    if not name:
-        return None
-    p = Path(name)
-    return p if p.is_absolute() else (out / p)
+    return OutputLayout(out).resolve(name) if name else None
 
 
 class Volumes:
-    def __init__(self, out: Path, records: dict[str, CaseRecord], cache_items: int = 32) -> None:
+    def __init__(self, out: Path, cases: CaseIndex, cache_items: int = 32) -> None:
         self.out = Path(out)
-        self.records = records
+        self.cases = cases
         self._masks: OrderedDict[tuple[str, str], MaskBytes] = OrderedDict()
         self._labelmaps: OrderedDict[str, tuple[np.ndarray, np.ndarray, dict[int, str]]] = OrderedDict()
         self._cache_items = cache_items
         self._lock = threading.Lock()
 
     def record(self, case_id: str) -> CaseRecord:
-        rec = self.records.get(case_id)
-        if rec is None:
-            raise KeyError(case_id)
-        return rec
+        return self.cases.record(case_id)
 
     def ct_path(self, case_id: str) -> Path:
         """The CT the record names: a NIfTI file, or a DICOM series folder (see :meth:`ct_dicom_bytes`)."""

@@ -9,6 +9,10 @@ process builds its own and analyses its cases one by one; an integer (the LLM ba
 build's coordinating process analyses the cases in batches of that many reports (one connection pool and request
 budget against the model server, identical sentences asked once per batch, one answer cache, one set of
 statistics), and the analyses travel to the workers with their cases.
+
+Beyond each report's own result, a backend says how its run went as a whole (:meth:`TextBackend.verdict`: the
+LLM backends fall short when the model answered too few of the sentences sent to it, and abort when their
+circuit breaker opens) and may keep a per-sentence log (:meth:`TextBackend.set_log`).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from radgenome.model import Report, ReportAnalysis
@@ -37,6 +42,20 @@ class TextFailure:
 
     volume: str
     reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class RunVerdict:
+    """How a backend's work went as a whole, beyond each report's own result."""
+
+    ok: bool = True
+    message: str = ""
+    """Why the run falls short ('' when ``ok``), with the counts per failure kind."""
+    aborted: bool = False
+    """The backend gave up part-way (e.g. a circuit breaker opened): what it analyses from now on falls back."""
+
+
+OK = RunVerdict()
 
 
 @runtime_checkable
@@ -66,6 +85,15 @@ class TextBackend(Protocol):
     def run_stats(self) -> dict[str, Any]:
         """Counters of the work done so far (requests, cache hits, fallbacks, ...); empty when there is nothing
         to count."""
+        ...
+
+    def verdict(self) -> RunVerdict:
+        """How the work so far went as a whole (:data:`OK` for a backend that cannot fall short)."""
+        ...
+
+    def set_log(self, path: Path | None, *, append: bool = False) -> None:
+        """Keep a per-sentence log of the backend's work in ``path`` (JSON lines; ``append`` to an earlier one);
+        None stops logging. A backend without such a log ignores it."""
         ...
 
     def close(self) -> None: ...

@@ -42,11 +42,47 @@ _OPTIONS: tuple[inspect.Parameter, ...] = (
         "OPENAI_API_KEY",
     ),
     _param("llm_concurrency", Annotated[int, typer.Option(help="Requests in flight at once.")], 8),
-    _param("llm_timeout", Annotated[float, typer.Option(help="Per-request timeout (s).")], 60.0),
     _param(
-        "llm_deadline", Annotated[float | None, typer.Option(help="Total time budget of the LLM pass (s).")], None
+        "llm_timeout",
+        Annotated[float, typer.Option(help="Total time one request may take, to the last byte of the answer (s).")],
+        60.0,
+    ),
+    _param(
+        "llm_deadline",
+        Annotated[
+            float | None,
+            typer.Option(help="Time budget of the LLM pass (s); default scaled to the work: every request may "
+                              "use its whole timeout, in waves of --llm-concurrency, plus half as much again."),
+        ],
+        None,
     ),
     _param("llm_max_retries", Annotated[int, typer.Option(help="Retries on 429, 5xx, timeouts.")], 4),
+    _param(
+        "llm_max_errors",
+        Annotated[
+            int,
+            typer.Option(help="Abort the LLM pass after this many failed requests in a row (connection errors, "
+                              "timeouts, HTTP errors but 429)."),
+        ],
+        5,
+    ),
+    _param(
+        "llm_min_success",
+        Annotated[
+            float,
+            typer.Option(help="Exit 3 unless the model's answer was used for at least this share of the sentences "
+                              "sent to it (0-1)."),
+        ],
+        0.95,
+    ),
+    _param(
+        "no_llm_preflight",
+        Annotated[
+            bool,
+            typer.Option("--no-llm-preflight", help="Skip the server check (GET /models and one tiny request)."),
+        ],
+        False,
+    ),
     _param(
         "llm_cache",
         Annotated[Path | None, typer.Option(help="Answer cache folder (default ~/.cache/radgenome/llm).")],
@@ -60,6 +96,11 @@ _OPTIONS: tuple[inspect.Parameter, ...] = (
         "llm_structured_output",
         Annotated[str, typer.Option(help="json_schema, json_object or none (what the server supports).")],
         "json_schema",
+    ),
+    _param(
+        "llm_max_tokens",
+        Annotated[int, typer.Option(help="Completion token limit per sentence (raise it for reasoning models).")],
+        1024,
     ),
 )
 _NAMES = tuple(p.name for p in _OPTIONS)
@@ -92,10 +133,14 @@ def text_backend_choice(
     llm_timeout: float = 60.0,
     llm_deadline: float | None = None,
     llm_max_retries: int = 4,
+    llm_max_errors: int = 5,
+    llm_min_success: float = 0.95,
+    no_llm_preflight: bool = False,
     llm_cache: Path | None = None,
     no_llm_cache: bool = False,
     llm_threshold: float = 0.7,
     llm_structured_output: str = "json_schema",
+    llm_max_tokens: int = 1024,
 ) -> TextBackendChoice:
     """The backend and its validated options, or exit 1 naming the flag at fault."""
     from radgenome.text.registry import TEXT_BACKENDS
@@ -117,12 +162,26 @@ def text_backend_choice(
         settings = LLMSettings(
             base_url=llm_base_url, model=llm_model, api_key_env=llm_api_key_env, mode=backend,  # type: ignore[arg-type]
             concurrency=llm_concurrency, timeout_s=llm_timeout, deadline_s=llm_deadline, max_retries=llm_max_retries,
+            max_consecutive_errors=llm_max_errors, min_success=llm_min_success, preflight=not no_llm_preflight,
             cache_dir=None if no_llm_cache else (llm_cache or DEFAULT_CACHE_DIR), confidence_threshold=llm_threshold,
-            structured_output=llm_structured_output,  # type: ignore[arg-type]
+            structured_output=llm_structured_output, max_tokens=llm_max_tokens,  # type: ignore[arg-type]
         )
     except ValidationError as exc:
         _fail(f"invalid LLM settings: {exc}")
     return TextBackendChoice(backend, {"settings": settings})
+
+
+def say(console: Any, label: str, style: str, message: str) -> None:
+    """One ``label: message`` line on ``console`` (the message printed as is, never read as markup)."""
+    from rich.text import Text
+
+    console.print(Text.assemble((f"{label}: ", style), message), soft_wrap=True)
+
+
+def llm_line(stats: dict[str, Any]) -> str:
+    """One line of an LLM backend's statistics."""
+    return (f"{stats.get('answered', 0)} of {stats.get('sentences_sent', 0)} sentences answered by the model, "
+            f"{stats.get('requests', 0)} requests, {stats.get('cache_hits', 0)} cache hits")
 
 
 def _fail(message: str) -> Any:
@@ -162,7 +221,13 @@ def register(app: typer.Typer) -> None:
         *,
         text_backend: TextBackendChoice,
     ) -> None:
-        """Text stages only: sentences -> regions -> findings -> VQA rows -> labels."""
+        """Text stages only: sentences -> regions -> findings -> VQA rows -> labels.
+
+        Exit status: 0 done; 3 some rows or reports could not be analysed, or the LLM backend answered fewer than
+        --llm-min-success of the sentences sent to it or aborted (outputs written all the same, the affected
+        sentences flagged; OUT/llm_log.jsonl has one line per question); 1 fatal (unreadable table, an LLM server
+        that fails its preflight); 130 interrupted (nothing written; the LLM answer cache keeps what came back).
+        """
         from rich.console import Console
 
         from radgenome.corpus.reports import ReportTableError
@@ -176,8 +241,11 @@ def register(app: typer.Typer) -> None:
                 run = run_text(reports, out, backend=text_backend.name, backend_options=text_backend.options,
                                split=split, progress=progress)
         except (ReportTableError, TextBackendError, ValueError, OSError) as exc:
-            console.print(f"[red]error:[/red] {exc}")
+            say(console, "fatal", "red", str(exc))
             raise typer.Exit(1) from exc
+        except KeyboardInterrupt:
+            say(console, "interrupted", "yellow", "nothing written; the LLM answers received so far are cached")
+            raise typer.Exit(130) from None
         layout = OutputLayout(out)
         n_sent = sum(len(a.sentences) for a in run.analyses)
         rate = len(run.analyses) / run.seconds if run.seconds else 0.0
@@ -187,5 +255,10 @@ def register(app: typer.Typer) -> None:
         )
         problems = [str(e) for e in run.row_errors] + [f"{f.volume}: {f.reason}" for f in run.failed]
         for line in problems:
-            console.print(f"[yellow]skipped[/yellow] {line}")
-        raise typer.Exit(3 if problems else 0)
+            say(console, "skipped", "yellow", line)
+        stats = run.provenance.get("llm_stats")
+        if stats:
+            say(console, "llm", "cyan", llm_line(stats) + (f"; log: {run.log}" if run.log else ""))
+        if not run.verdict.ok:
+            say(console, "aborted" if run.verdict.aborted else "fell short", "red", run.verdict.message)
+        raise typer.Exit(3 if problems or not run.verdict.ok else 0)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import lru_cache
+from pathlib import Path
 
 from radgenome import __version__
 from radgenome.anatomy import Hierarchy, load_hierarchy, sentence_paths
 from radgenome.model import Finding, Measurement, Report, ReportAnalysis, Section, Sentence
-from radgenome.text.base import Progress, TextFailure, analyze_each
+from radgenome.text.base import OK, Progress, RunVerdict, TextFailure, analyze_each
 from radgenome.text.disorders import case_disorders
 from radgenome.text.findings import extract_findings
 from radgenome.text.grounding import Grounding, ground_analysis, ground_sentence
@@ -52,6 +53,12 @@ class RulesBackend:
 
     def run_stats(self) -> dict[str, float]:
         return {}
+
+    def verdict(self) -> RunVerdict:
+        return OK
+
+    def set_log(self, path: Path | None, *, append: bool = False) -> None:
+        """The rules keep no per-sentence log."""
 
     def close(self) -> None:
         """Nothing to release."""

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Callable
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -12,9 +14,10 @@ from radgenome.model import Polarity, ReportAnalysis, Section
 from radgenome.testing import Reply, ScriptedServer
 from radgenome.text.disorders import case_disorders
 from radgenome.text.llm.backend import LLMBackend
+from radgenome.text.llm.client import PREFLIGHT_PROMPT
 from radgenome.text.llm.settings import LLMSettings
 
-pytest.importorskip("openai")
+pytest.importorskip("httpx")
 
 Make = Callable[..., LLMSettings]
 
@@ -149,6 +152,7 @@ def test_fallbacks_are_flagged(
         assert s.backend == "rules" and s.nodes == orig.nodes and s.findings == orig.findings
     assert out.sentences[4].backend == "llm" and out.sentences[4].nodes == ("trachea",)
     assert backend.stats.fallbacks == {"llm_invalid_json": 1, "llm_schema_violation": 1, "llm_failed": 2}
+    assert backend.stats.failure_kinds == {"HTTP 500": 1, "timeout": 1}
     assert server.count("always 500") == 2 and server.count("too slow") == 2  # retried once each
     assert server.count("bad json") == 1  # a bad answer is not retried
     assert backend.stats.retries == 2
@@ -212,7 +216,7 @@ def test_refine_single_and_provenance(server: ScriptedServer, make_settings: Mak
 
 
 def test_size_matching_by_value_and_unmatched(server: ScriptedServer, make_settings: Make, rb: SimpleNamespace) -> None:
-    text = "A 1.5 x 2 cm mass and a 4 mm nodule."
+    text = "A 1.5 x 2 cm mass, a 4 mm nodule and a cyst."
     server.script[text] = [
         Reply.answer(
             ["lung"],
@@ -294,3 +298,163 @@ def test_context_grounded_sentences_carry_the_previous_sentence(
     users = sorted(r.body["messages"][-1]["content"] for r in server.requests)
     assert len(users) == 2 and all(u.endswith("Sentence: It is unchanged.") for u in users)
     assert out[0].sentences[1].nodes == ("left kidney",) and out[0].sentences[1].flags == ()
+
+
+# ------------------------------------------------------------------------------ failing loudly and fast
+def _one_sentence_reports(rb: SimpleNamespace, texts: list[str]) -> list[ReportAnalysis]:
+    return [rb.analysis(f"v{i}", [rb.sentence(f"v{i}", 0, t, ("others",), 0.0)]) for i, t in enumerate(texts)]
+
+
+def test_unsupported_phrase_falls_back(server: ScriptedServer, make_settings: Make, rb: SimpleNamespace) -> None:
+    text = "Bronchial wall thickening in both lower lobes."
+    server.script[text] = [
+        Reply.answer(["lung"], [{"phrase": "bronchial wall thickening", "polarity": "present"},
+                                {"phrase": "bronchiectasis", "polarity": "present"}])
+    ]
+    a = rb.analysis("v", [rb.sentence("v", 0, text, ("lung",), 0.2, [rb.present("bronchial wall thickening")])])
+    backend = LLMBackend(make_settings())
+    (out,) = backend.refine_many([a])
+    s = out.sentences[0]
+    assert s.flags == ("llm_unsupported_phrase",) and s.backend == "rules"
+    assert [f.phrase for f in s.findings] == ["bronchial wall thickening"]  # the rules' findings, nothing invented
+    assert backend.stats.fallbacks == {"llm_unsupported_phrase": 1} and backend.stats.answered == 0
+    LLMBackend(make_settings()).refine_many([a])
+    assert server.count(text) == 2  # an unusable answer is not cached
+
+
+def test_region_names_the_rules_use_are_answers(
+    server: ScriptedServer, make_settings: Make, rb: SimpleNamespace
+) -> None:
+    server.script["Mediastinal vascular structures are normal."] = [Reply.answer(["mediastinum"])]
+    server.script["The aorta and mediastinum are normal."] = [Reply.answer(["aorta", "mediastinum"])]
+    server.script["Trachea and main bronchi are open."] = [Reply.answer(["trachea and bronchie", "trachea"])]
+    texts = list(server.script)
+    (out,) = LLMBackend(make_settings()).refine_many(
+        [rb.analysis("v", [rb.sentence("v", i, t, ("others",), 0.0) for i, t in enumerate(texts)])]
+    )
+    assert [s.nodes for s in out.sentences] == [("mediastinum",), ("aorta",), ("trachea",)]
+    assert all(s.backend == "llm" and not s.flags for s in out.sentences)
+
+
+def test_reasoning_and_chatty_answers_are_used_truncated_ones_named(
+    server: ScriptedServer, make_settings: Make, rb: SimpleNamespace
+) -> None:
+    answer = '{"nodes": ["heart"], "findings": [{"phrase": "pericardial effusion", "polarity": "absent", ' \
+             '"size_text": null, "attributes": []}]}'
+    server.script["No pericardial effusion."] = [Reply.raw(f"<think>\nPericardium is the heart.\n</think>\n{answer}")]
+    server.script["Pericardial effusion is absent."] = [Reply.raw(f"Here you go:\n```json\n{answer}\n```")]
+    server.script["No effusion in the pericardium."] = [Reply.raw("<think>\nThe pericardium...", "length")]
+    (out,) = LLMBackend(make_settings()).refine_many(
+        [rb.analysis("v", [rb.sentence("v", i, t, ("others",), 0.0) for i, t in enumerate(server.script)])]
+    )
+    think, fenced, cut = out.sentences
+    assert think.backend == fenced.backend == "llm" and think.nodes == fenced.nodes == ("heart",)
+    assert cut.backend == "rules" and cut.flags == ("llm_truncated",)
+
+
+def test_unusable_answers_in_a_row_abort_the_pass(
+    server: ScriptedServer, make_settings: Make, rb: SimpleNamespace
+) -> None:
+    server.default = lambda _s: Reply.raw('{"grounding": "lung"}')  # a model that ignores the schema
+    backend = LLMBackend(make_settings(concurrency=1, max_consecutive_bad_answers=4))
+    out = backend.refine_many(_one_sentence_reports(rb, [f"Finding {i}." for i in range(30)]))
+    assert server.count() == 4  # four unusable answers, then nothing more was asked
+    flags = [o.sentences[0].flags for o in out]
+    assert flags[:4] == [("llm_schema_violation",)] * 4 and flags[4:] == [("llm_failed",)] * 26
+    assert backend.stats.failure_kinds == {"circuit open": 26}
+    verdict = backend.verdict()
+    assert not verdict.ok and verdict.aborted
+    assert "4 unusable answers in a row; the last: llm_schema_violation" in verdict.message
+    assert "The model answered 0 of 30 sentences sent to it; fell back to the rules: " in verdict.message
+
+
+def test_server_failures_abort_the_pass_and_it_stays_aborted(
+    server: ScriptedServer, make_settings: Make, rb: SimpleNamespace
+) -> None:
+    server.default = lambda _s: Reply.error(503, message="model is loading")
+    server.script[PREFLIGHT_PROMPT] = [Reply.answer(["others"])]  # it passed its preflight, then went down
+    backend = LLMBackend(make_settings(concurrency=2, max_retries=3, max_consecutive_errors=4))
+    first = backend.refine_many(_one_sentence_reports(rb, [f"Finding {i}." for i in range(40)]))
+    sent = server.count()
+    assert 4 <= sent <= 5  # the breaker opened at the fourth failure in a row (one more may have been in flight)
+    assert all(o.sentences[0].flags == ("llm_failed",) for o in first)
+    second = backend.refine_many(_one_sentence_reports(rb, [f"Other {i}." for i in range(10)]))
+    assert server.count() == sent  # a later batch asks nothing
+    assert all(o.sentences[0].flags == ("llm_failed",) for o in second)
+    v = backend.verdict()
+    assert v.aborted and "HTTP 503 from" in v.message and "model is loading" in v.message
+    assert "0 of 50 sentences" in v.message and "circuit open" in v.message
+
+
+def test_verdict_follows_min_success(server: ScriptedServer, make_settings: Make, rb: SimpleNamespace) -> None:
+    server.script["Finding 0."] = [Reply.raw("no idea")]
+    server.script["Finding 1."] = [Reply.raw("no idea")]
+    texts = [f"Finding {i}." for i in range(20)]
+    backend = LLMBackend(make_settings(min_success=0.95))
+    backend.refine_many(_one_sentence_reports(rb, texts[1:]))  # 18 of 19 answered: 94.7 %
+    v = backend.verdict()
+    assert not v.ok and not v.aborted
+    assert v.message.startswith("the model answered 18 of 19 sentences sent to it (94.7%, less than the required 95%)")
+    assert "llm_invalid_json 1" in v.message
+    lenient = LLMBackend(make_settings(min_success=0.9))
+    lenient.refine_many(_one_sentence_reports(rb, texts))  # 18 of 20 = 90 %
+    assert lenient.verdict().ok
+    assert LLMBackend(make_settings()).verdict().ok  # nothing sent: nothing fell short
+
+
+def test_preflight_failure_raises_before_any_question(make_settings: Make, rb: SimpleNamespace) -> None:
+    from radgenome.text.llm.client import LLMServerError
+
+    with ScriptedServer(models=["served-model"]) as srv:
+        backend = LLMBackend(make_settings(base_url=srv.url, model="typo-model"))
+        with pytest.raises(LLMServerError, match="model 'typo-model' is unknown to the server"):
+            backend.refine_many(_one_sentence_reports(rb, ["A nodule."]))
+        assert srv.count() == 0 and srv.model_list_requests == 1
+
+
+def test_preflight_runs_once_and_not_for_cached_work(make_settings: Make, rb: SimpleNamespace) -> None:
+    with ScriptedServer(default=lambda _s: Reply.answer(["lung"])) as srv:
+        settings = make_settings(base_url=srv.url)
+        backend = LLMBackend(settings)
+        backend.refine_many(_one_sentence_reports(rb, ["A."]))
+        backend.refine_many(_one_sentence_reports(rb, ["B."]))
+        assert srv.model_list_requests == 1 and len(srv.preflight_requests) == 1 and srv.count() == 2
+        LLMBackend(settings).refine_many(_one_sentence_reports(rb, ["A.", "B."]))  # all cached: no server needed
+        assert srv.model_list_requests == 1 and srv.count() == 2
+
+
+def test_same_model_name_on_another_server_is_asked_again(make_settings: Make, rb: SimpleNamespace) -> None:
+    reports = _one_sentence_reports(rb, ["A nodule."])
+    with ScriptedServer(default=lambda _s: Reply.answer(["lung"])) as a, \
+         ScriptedServer(default=lambda _s: Reply.answer(["heart"])) as b:
+        (first,) = LLMBackend(make_settings(base_url=a.url)).refine_many(reports)
+        (second,) = LLMBackend(make_settings(base_url=b.url)).refine_many(reports)
+        (third,) = LLMBackend(make_settings(base_url=b.url, temperature=0.3)).refine_many(reports)
+        assert a.count() == 1 and b.count() == 2
+    assert first.sentences[0].nodes == ("lung",) and second.sentences[0].nodes == ("heart",)
+    assert third.sentences[0].backend == "llm"
+
+
+def test_per_sentence_log(server: ScriptedServer, make_settings: Make, rb: SimpleNamespace, tmp_path: Path) -> None:
+    server.script["Fine."] = [Reply.answer(["heart"])]
+    server.script["Broken."] = [Reply.error(500, message="boom")]
+    server.script["Chatty."] = [Reply.raw("I think it is the lung.")]
+    log = tmp_path / "llm_log.jsonl"
+    backend = LLMBackend(make_settings(max_retries=0))
+    backend.set_log(log)
+    backend.refine_many(_one_sentence_reports(rb, ["Fine.", "Broken.", "Chatty."]))
+    backend.close()
+    entries = {e["question"]: e for e in map(json.loads, log.read_text("utf-8").splitlines())}
+    assert entries["Sentence: Fine."]["result"] == "answered" and entries["Sentence: Fine."]["attempts"] == 1
+    broken = entries["Sentence: Broken."]
+    assert broken["result"] == "llm_failed" and broken["kind"] == "HTTP 500"
+    assert broken["detail"] == f"HTTP 500 from {server.url}/chat/completions: boom"
+    chatty = entries["Sentence: Chatty."]
+    assert chatty["result"] == "llm_invalid_json" and chatty["answer"] == "I think it is the lung."
+    again = LLMBackend(make_settings())
+    again.set_log(log, append=True)
+    again.refine_many(_one_sentence_reports(rb, ["Fine."]))
+    again.close()
+    last = json.loads(log.read_text("utf-8").splitlines()[-1])
+    assert last == {"question": "Sentence: Fine.", "result": "answered", "cached": True}
+    assert "per-sentence log: " not in again.verdict().message  # ok: nothing to say

@@ -43,8 +43,8 @@ def _node_list() -> str:
         for root in h.regions.get(region, ()):
             nodes.add(root)
             nodes.update(h.descendants(root))
-        if region == OTHERS:
-            nodes.add(OTHERS)
+        if region == OTHERS or region not in h.nodes:
+            nodes.add(region)  # "others", and the regions that are no node ("mediastinum"): the whole region
         lines.append(f"- {region}: " + "; ".join(sorted(nodes, key=_natural_key)))
     return "\n".join(lines)
 

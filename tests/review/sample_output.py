@@ -1,7 +1,9 @@
-"""A small build-like output (phantom CTs, label maps, case records, a QA table) to try the review app on.
+"""Test and benchmark support: a small build-like output to try the review app on.
 
-It has the layout `radgenome build` writes (``cases/<stem>.json``, ``masks/<stem>.nii.gz`` + ``.json``, the CT
-named by each record, ``dataset/qa_pairs.parquet``), so tests and the load benchmark run without a full build.
+Phantom CTs with their label maps, case records from the rules text engine, and the dataset tables written by
+the build's own writer (:func:`radgenome.dataset.writers.finalize_build`: ``dataset/grounded_sentences.parquet``,
+``dataset/qa_pairs.parquet``, ``radgenome_files/``), so tests and ``benchmarks/bench_review.py`` run without
+a full build (no segmentation).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from radgenome.dataset.writers import finalize_build
 from radgenome.model import CaseFlag, CaseRecord, MaskLink, MaskRef, Report, write_record
 from radgenome.regions import NotAMaskError, member_ids, region_mask
 from radgenome.synth.phantom import make_phantom, write_phantom_nifti
@@ -44,15 +47,13 @@ def write_sample_output(
     n_cases: int = 3,
     shape: tuple[int, int, int] = (64, 64, 48),
     spacing: tuple[float, float, float] = (5.0, 5.0, 6.0),
-    qa: bool = True,
 ) -> list[str]:
-    """Write ``n_cases`` phantom cases under ``out``; returns their stems."""
+    """Write ``n_cases`` phantom cases and the dataset tables under ``out``; returns their stems."""
     out = Path(out)
     (out / "volumes").mkdir(parents=True, exist_ok=True)
     (out / "masks").mkdir(parents=True, exist_ok=True)
     backend = RulesBackend()
-    stems = []
-    qa_rows: list[dict[str, object]] = []
+    records: list[CaseRecord] = []
     for i in range(n_cases):
         stem = f"valid_{i + 1}_a_1"
         phantom = make_phantom(shape=shape, spacing=spacing, seed=i)
@@ -80,19 +81,6 @@ def write_sample_output(
             node_masks=links, flags=flags,
         )
         write_record(rec, out / "cases" / f"{stem}.json")
-        stems.append(stem)
-        for s in analysis.sentences:
-            for f in s.findings:
-                node = f.nodes[0] if f.nodes else (s.nodes[0] if s.nodes else "")
-                qa_rows.append({
-                    "volume": stem, "kind": "presence", "question": f"Is there {f.phrase} in the {node}?",
-                    "answer": "No." if f.polarity.value == "absent" else "Yes.", "node": node,
-                    "sentence_indices": [s.index],
-                })
-    if qa:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        (out / "dataset").mkdir(parents=True, exist_ok=True)
-        pq.write_table(pa.Table.from_pylist(qa_rows), out / "dataset" / "qa_pairs.parquet")
-    return stems
+        records.append(rec)
+    finalize_build(out, records, default_split="validation")
+    return [r.stem for r in records]
