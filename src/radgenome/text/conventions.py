@@ -109,7 +109,12 @@ def apply_conventions(low: str, mentions: list[Mention]) -> list[Mention]:
     return _pleural_site(low, out)
 
 
+_LANDMARK_WORDS = re.compile(r"adjacent|close|next|near|neighbo|contiguous|proximity|pleura|\bat the level")
+
+
 def _drop_landmarks(low: str, mentions: list[Mention], lymph: bool) -> list[Mention]:
+    if _LANDMARK_WORDS.search(low) is None:
+        return mentions  # the common case: no word that could make a landmark
     marks = [
         m for m in mentions
         if m.entry.kind in ("anatomy", "weak") and (_landmark(low, m, lymph) or _pleura_part(low, m))

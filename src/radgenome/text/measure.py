@@ -94,9 +94,16 @@ _PRIOR_BEFORE = re.compile(
     rf"(?:(?!\b(?:is|are|measures)\b){_NOT_NOW}){{0,40}}$",
     re.IGNORECASE,
 )
+_EARLIER_WORD = re.compile(rf"{_EARLIER}|previously", re.IGNORECASE)
 _FROM_BEFORE = re.compile(r"\bfrom\s+$", re.IGNORECASE)
 _TO_AFTER = re.compile(r"\s*to\s+\d", re.IGNORECASE)
 _KIND_WINDOW = 70
+# every word a kind cue above can start with (a cheap test before the cues themselves)
+_KIND_CUES = re.compile(
+    r"exceed|up\s+to|less|small|short|thin|below|under|most|reach|maxim|more|great|larg|long|thick|over|least|"
+    r"above|previous|prior|earlier|former|\bold|preceding|initial|\bfrom\b|[<>≤≥]",
+    re.IGNORECASE,
+)
 _ENUM_GAP = re.compile(r"\s*(?:,|and|or|,\s*and)\s*")
 
 
@@ -104,7 +111,9 @@ def size_kind(sentence: str, start: int, end: int) -> SizeKind:
     """The kind of the size written at ``sentence[start:end]`` (see the module docstring)."""
     before = sentence[max(0, start - _KIND_WINDOW) : start]
     after = sentence[end : end + _KIND_WINDOW]
-    if _PRIOR_AFTER.match(after) or _PRIOR_BEFORE.search(before):
+    if (_EARLIER_WORD.search(after) and _PRIOR_AFTER.match(after)) or (
+        _EARLIER_WORD.search(before) and _PRIOR_BEFORE.search(before)
+    ):
         return SizeKind.PRIOR
     if _FROM_BEFORE.search(before) and _TO_AFTER.match(after):
         return SizeKind.PRIOR
@@ -160,9 +169,10 @@ def parse_measurements(sentence: str) -> tuple[Measurement, ...]:
         body_start = m.start("body")
         values = tuple(_value(n.group(0)) for n in _NUMBER.finditer(sentence, body_start, m.end("body")))
         out.append(_make(sentence[body_start : m.end()], body_start, values, unit))
-    for meas in out:
-        meas.kind = size_kind(sentence, meas.start, meas.end)
-    _share_enumeration_kinds(sentence, out)
+    if out and _KIND_CUES.search(sentence) is not None:  # most sentences have no bound or comparison word at all
+        for meas in out:
+            meas.kind = size_kind(sentence, meas.start, meas.end)
+        _share_enumeration_kinds(sentence, out)
     return tuple(out)
 
 

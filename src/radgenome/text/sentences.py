@@ -21,7 +21,7 @@ _ABBREVIATIONS = frozenset(
 _CANDIDATE = re.compile(
     r"[.!?]+[\"'\)\]]*(?=\s|[A-Z]|$)|\n\s*\n|\n(?=\s*(?:\d{1,2}[.)]|[-•*])\s)"
     r"|(?<=[A-Za-z)])  +(?=[A-Z][a-z])"  # CT-RATE impressions separate items by two spaces, sometimes no period
-    r"|(?<=[a-z]{4})\.(?=\d)"  # "was detected.3 mm calculus" (a word's period, then a size)
+    r"|\.(?<=[a-z]{4}\.)(?=\d)"  # "was detected.3 mm calculus" (a word's period, then a size)
 )
 _SIZE_AHEAD = re.compile(r"\s*\d+(?:[.,]\d+)?(?:\s*[x×*]\s*\d+(?:[.,]\d+)?)*\s*-?\s*(?:mm|cm|millimet|centimet)", re.I)
 _LIST_MARKER = re.compile(r"(?:\d{1,2}[.)]|[-•*])\s+")
