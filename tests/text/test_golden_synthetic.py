@@ -123,7 +123,7 @@ def test_size_kinds_match_the_truth(analysed) -> None:
             want = sorted((round(s.largest_mm, 3), s.kind) for s in truth.sizes)
             assert found == want, truth.text
             bounded += sum(s.kind != "measured" for s in truth.sizes)
-    assert bounded >= 3  # the oracle does write bounds ("not exceeding {size}", "up to {size}")
+    assert bounded >= 3  # the oracle does write bounds ("not exceeding {size}")
 
 
 def test_multi_parent_and_airway_nodes_follow_the_conventions(analysed) -> None:

@@ -184,7 +184,10 @@ def test_real_reports_every_size_parsed(benchmarks_dir: Path) -> None:
     [
         ("A 6 mm nodule.", {"6 mm": "measured"}),
         ("Lymph nodes with a short axis not exceeding 1 cm are observed.", {"1 cm": "upper_bound"}),
-        ("Lymph nodes up to 5 mm.", {"5 mm": "upper_bound"}),
+        ("Lymph nodes up to 5 mm.", {"5 mm": "measured"}),  # the largest found, as reports use it
+        ("A plunging nodule measuring up to 78 mm.", {"78 mm": "measured"}),
+        ("A mass with a maximum diameter of 25 mm.", {"25 mm": "measured"}),
+        ("Nodules whose size is at most 4 mm.", {"4 mm": "upper_bound"}),
         ("There are short lymph nodes less than 1 cm in diameter.", {"1 cm": "upper_bound"}),
         ("The size of the largest one does not exceed 7 mm in the short axis.", {"7 mm": "upper_bound"}),
         ("Lymph nodes with a short diameter of less than 5 mm.", {"5 mm": "upper_bound"}),
@@ -198,7 +201,7 @@ def test_real_reports_every_size_parsed(benchmarks_dir: Path) -> None:
         ("The nodule, previously measuring 8 mm, now measures 12 mm.", {"8 mm": "prior", "12 mm": "measured"}),
         ("The largest is regressed from 25 mm to 19 mm.", {"25 mm": "prior", "19 mm": "measured"}),
         ("The lesion, which was not present in the previous examination, measures 12 mm.", {"12 mm": "measured"}),
-        ("Nodules up to 4, 5 and 7 mm.", {"4": "upper_bound", "5": "upper_bound", "7 mm": "upper_bound"}),
+        ("Nodules less than 4, 5 and 7 mm.", {"4": "upper_bound", "5": "upper_bound", "7 mm": "upper_bound"}),
     ],
 )
 def test_sizes_keep_their_kind(sentence: str, kinds: dict[str, str]) -> None:

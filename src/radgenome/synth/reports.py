@@ -292,7 +292,7 @@ class TruthSize:
     values_mm: tuple[float, ...]
     largest_mm: float
     kind: str = "measured"
-    """``measured``, or ``upper_bound`` when the template bounds it ("not exceeding {size}", "up to {size}"):
+    """``measured``, or ``upper_bound`` when the template bounds it ("not exceeding {size}", "less than {size}"):
     only measured sizes answer a finding's size."""
 
 
@@ -550,7 +550,7 @@ def _uncertain_cues(template: str, cat: Catalogue) -> tuple[str, ...]:
     return tuple(v for k, v in cat.text["uncertain_attributes"].items() if k in low)
 
 
-_BOUNDED_SIZE = re.compile(r"(?:not exceeding|up to|less than|below|smaller than)\s+\{size\}")
+_BOUNDED_SIZE = re.compile(r"(?:not exceeding|less than|below|smaller than)\s+\{size\}")
 
 
 def _finding_sentence(item: _Planned, rng: random.Random, cat: Catalogue) -> TruthSentence:

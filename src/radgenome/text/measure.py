@@ -18,11 +18,12 @@ A change written with the unit twice (``from 12 mm to 15 mm``) is two measuremen
 
 Each measurement has a kind (:class:`~radgenome.model.SizeKind`), read from the words around it:
 
-- ``upper_bound``: ``not exceeding 1 cm``, ``up to 5 mm``, ``less than 1 cm``, ``below 1 cm``, ``< 1 cm``;
+- ``upper_bound``: ``not exceeding 1 cm``, ``less than 1 cm``, ``below 1 cm``, ``at most 5 mm``, ``< 1 cm``;
 - ``lower_bound``: ``more than 2 cm``, ``exceeding 10 mm``, ``at least 3 cm``, ``> 2 cm``;
 - ``prior``: a size of an earlier examination — ``(8.5 mm in diameter in the previous examination)``,
   ``was measured as 14 mm in the previous CT``, ``previously 8 mm``, ``from 12 mm`` (to 15 mm);
-- ``measured``: every other size (the current one). Only these answer a finding's size.
+- ``measured``: every other size (the current one). Only these answer a finding's size. ``measuring up to 78 mm``
+  and ``a maximum diameter of 25 mm`` are measured: in reports they give the largest size found, not a bound.
 
 Not measurements (deliberately skipped): areas and volumes (``cm2``, ``mm²``, ``cm3``, ``mm3``, ``cc``,
 ``ml``) — they are not lengths and have no largest dimension; pressures (``mm Hg``, ``mmHg``, ``cm H2O``);
@@ -68,8 +69,8 @@ _BOUND_TAIL = (
     r"(?:(?:axis|axes|diameters?|sizes?|thickness|width|length)\s+)?(?:of\s+)?$"
 )
 _UPPER = re.compile(
-    r"(?:\bnot\s+exceed(?:ing|s)?|\bdo(?:es)?\s+not\s+exceed|\bup\s+to|\bless\s+than|\bsmaller\s+than|"
-    r"\bshorter\s+than|\bthinner\s+than|\bbelow|\bunder|\bat\s+most|\bnot\s+reaching|\bmaximum(?:\s+of)?|<=?|≤)"
+    r"(?:\bnot\s+exceed(?:ing|s)?|\bdo(?:es)?\s+not\s+exceed|\bless\s+than|\bsmaller\s+than|"
+    r"\bshorter\s+than|\bthinner\s+than|\bbelow|\bunder|\bat\s+most|\bnot\s+reaching|<=?|≤)"
     + _BOUND_TAIL,
     re.IGNORECASE,
 )
