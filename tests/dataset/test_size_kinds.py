@@ -39,4 +39,5 @@ def test_size_rows_and_questions_use_only_measured_sizes() -> None:
     # "up to 4 mm" is the largest nodule found (a measured size); the bound and the earlier size answer nothing
     assert {(r[2], r[3], r[4]) for r in rows} == {("nodular lesion", "15 mm", "15"), ("nodules", "4 mm", "4")}
     qa = [q for q in case_qa_pairs(rec, MaskResolver(rec, None), split="validation") if q.kind == "size"]
-    assert {(q.finding, q.answer, q.size_mm) for q in qa} == {("nodular lesion", "15 mm", 15.0), ("nodules", "4 mm", 4.0)}
+    want = {("nodular lesion", "15 mm", 15.0), ("nodules", "4 mm", 4.0)}
+    assert {(q.finding, q.answer, q.size_mm) for q in qa} == want
