@@ -53,6 +53,9 @@ class FindingRow(BaseModel):
     """Measurements as written (``6x4 mm``, ``1.2 cm``)."""
     sizes_mm: list[float]
     """Largest dimension of each measurement, in mm."""
+    size_kinds: list[str]
+    """Kind of each measurement (``measured``, ``upper_bound``, ``lower_bound``, ``prior``): only ``measured``
+    sizes are the finding's current size."""
 
 
 class GroundedSentence(BaseModel):

@@ -23,6 +23,7 @@ FINDING = pa.struct(
         ("attributes", _STRINGS),
         ("sizes", _STRINGS),
         ("sizes_mm", pa.list_(pa.float64())),
+        ("size_kinds", _STRINGS),
     ]
 )
 _PROVENANCE = [

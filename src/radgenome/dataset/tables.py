@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from radgenome.anatomy import Hierarchy, load_hierarchy, path_sort_key
+from radgenome.anatomy import Hierarchy, expand_chosen, load_hierarchy, path_sort_key
 from radgenome.atomic import atomic_path
 from radgenome.csvcells import SafeWriter
 from radgenome.model import Finding, OutputLayout, Polarity, ReportAnalysis, Section, Sentence
@@ -56,11 +56,13 @@ class PathContent:
 
 
 def path_contents(analysis: ReportAnalysis, hierarchy: Hierarchy | None = None) -> dict[str, PathContent]:
-    """Per RadGenome path: its sentences (a sentence on a node appears at every ancestor) and findings."""
-    expand = (hierarchy or load_hierarchy()).expand_paths
+    """Per RadGenome path: its sentences (a sentence on a node appears at every ancestor) and findings.
+
+    Paths are the ones each sentence chose for its nodes (``Sentence.chosen_paths``: the thoracic aorta is
+    written under the mediastinum only)."""
     out: dict[str, PathContent] = {}
     for sent in grounded_sentences(analysis):
-        for path in expand(sent.nodes):
+        for path in sent.expanded_paths():
             content = out.get(path)
             if content is None:
                 content = out[path] = PathContent()
@@ -68,7 +70,7 @@ def path_contents(analysis: ReportAnalysis, hierarchy: Hierarchy | None = None) 
         for finding in sent.findings:
             absent = finding.polarity is Polarity.ABSENT
             present = finding.polarity is Polarity.PRESENT
-            for path in expand(finding.nodes or sent.nodes):
+            for path in _finding_paths(sent, finding):
                 content = out.get(path)
                 if content is None:
                     content = out[path] = PathContent()
@@ -79,6 +81,13 @@ def path_contents(analysis: ReportAnalysis, hierarchy: Hierarchy | None = None) 
                     if present:
                         content.present.append(finding)
     return {p: out[p] for p in sorted(out, key=path_sort_key)}
+
+
+def _finding_paths(sent: Sentence, finding: Finding) -> tuple[str, ...]:
+    """The paths a finding is written under: its nodes placed as its sentence places them, with ancestors."""
+    if not finding.nodes or finding.nodes == sent.nodes:
+        return sent.expanded_paths()
+    return expand_chosen(p for n in finding.nodes for p in sent.paths_of(n))
 
 
 def _phrases(findings: list[Finding]) -> str:
@@ -113,10 +122,11 @@ def volume_rows(
             presence.append((vol, path, _phrases(content.absent), "No."))
         seen: set[int] = set()
         for finding in content.stated:
-            if finding.measurements and id(finding) not in seen:
+            measured = finding.measured  # bounds ("up to 5 mm") and earlier sizes do not answer its size
+            if measured and id(finding) not in seen:
                 seen.add(id(finding))
-                sizes = ", ".join(m.text for m in finding.measurements)
-                largest = max(m.largest_mm for m in finding.measurements)
+                sizes = ", ".join(m.text for m in measured)
+                largest = max(m.largest_mm for m in measured)
                 size.append((vol, path, finding.phrase, sizes, f"{largest:g}"))
     return {
         "region_report": region,

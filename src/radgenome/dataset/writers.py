@@ -66,8 +66,8 @@ def case_sentences(rec: CaseRecord, masks: MaskResolver, *, split: str, hierarch
                 end=s.end,
                 in_region_report=s.index in in_report,
                 nodes=list(s.nodes),
-                node_paths=[p for n in s.nodes for p in hierarchy.paths(n)],
-                paths=list(hierarchy.expand_paths(s.nodes)),
+                node_paths=list(s.chosen_paths()),
+                paths=list(s.expanded_paths()),
                 masks=[masks.ref(n) for n in s.nodes],
                 labelmap=rec.masks.labelmap,
                 polarity=s.polarity.value if s.polarity else None,
@@ -80,6 +80,7 @@ def case_sentences(rec: CaseRecord, masks: MaskResolver, *, split: str, hierarch
                         attributes=list(f.attributes),
                         sizes=[m.text for m in f.measurements],
                         sizes_mm=[m.largest_mm for m in f.measurements],
+                        size_kinds=[m.kind.value for m in f.measurements],
                     )
                     for f in s.findings
                 ],

@@ -10,7 +10,7 @@ JSON (``schema_version`` 1)::
 
     {"schema_version": 1, "volume", "stem", "split", "volume_path", ["volume_corpus_path"],
      "report": {volume, findings, impressions, clinical, technique, row},
-     "sentences": [{section, index, text, start, end, marker, nodes, grounding_confidence, polarity,
+     "sentences": [{section, index, text, start, end, marker, nodes, node_paths, grounding_confidence, polarity,
                     findings: [{phrase, polarity, nodes, attributes, measurements}], measurements, flags, backend}],
      "disorders", "labels", "masks": {labelmap, sidecar, backend, version, settings},
      "node_masks": {node: {node, status, voxels, structures}},
@@ -31,7 +31,16 @@ from pathlib import Path
 from typing import Any, Literal, get_args
 
 from radgenome.atomic import atomic_write_bytes
-from radgenome.model.report import Finding, Measurement, Polarity, Report, ReportAnalysis, Section, Sentence
+from radgenome.model.report import (
+    Finding,
+    Measurement,
+    Polarity,
+    Report,
+    ReportAnalysis,
+    Section,
+    Sentence,
+    SizeKind,
+)
 
 SCHEMA_VERSION = 1
 
@@ -288,6 +297,7 @@ def _measurement_dict(m: Measurement) -> dict[str, Any]:
         "largest_mm": m.largest_mm,
         "start": m.start,
         "end": m.end,
+        "kind": m.kind.value,
     }
 
 
@@ -300,6 +310,7 @@ def _measurement(d: dict[str, Any]) -> Measurement:
         largest_mm=d["largest_mm"],
         start=d["start"],
         end=d["end"],
+        kind=SizeKind(d.get("kind", SizeKind.MEASURED)),
     )
 
 
@@ -313,6 +324,7 @@ def _sentence_dict(s: Sentence) -> dict[str, Any]:
         "end": s.end,
         "marker": s.marker,
         "nodes": list(s.nodes),
+        "node_paths": list(s.chosen_paths()),
         "grounding_confidence": s.grounding_confidence,
         "polarity": polarity.value if polarity else None,
         "findings": [
@@ -341,6 +353,7 @@ def _sentence(volume: str, d: dict[str, Any]) -> Sentence:
         end=d["end"],
         marker=d.get("marker", ""),
         nodes=tuple(d["nodes"]),
+        node_paths=tuple(d.get("node_paths", ())),
         grounding_confidence=d["grounding_confidence"],
         findings=[
             Finding(

@@ -17,8 +17,11 @@ every labelled structure). A node below the diaphragm (see :data:`BELOW_LUNG_BAS
 60 mm, the liver 15 mm...). A node above the lung apices (:data:`ABOVE_LUNG_APEX`) is outside when
 ``body_hi < lung_hi + d``. A node inherits the largest distance among its listed ancestors (``left kidney`` →
 ``kidney``) unless it also belongs to another top-level region (the aorta is under ``abdomen`` and in the
-mediastinum: no rule). Without lungs in the label map nothing is judged outside. The rule only explains a missing mask:
-a node whose union has voxels is always ``ok``.
+mediastinum: no rule). Without lungs in the label map nothing is judged outside by this rule. The backend may also
+say so itself: a sidecar warning ``"<region>: outside the field of view (...)"``
+(:func:`radgenome.segmentation.base.outside_fov_warning`, e.g. ``lung`` on an abdominal CT) makes every node
+whose segmentable structures all lie in that region ``outside_fov``. Both only explain a missing mask: a node
+whose union has voxels is always ``ok``.
 
 Flags (:class:`~radgenome.model.CaseFlag`):
 
@@ -40,6 +43,7 @@ import numpy as np
 from radgenome.anatomy import UnknownNodeError, load_hierarchy
 from radgenome.model import CaseFlag, MaskLink, MaskStatus, Polarity, ReportAnalysis
 from radgenome.regions import NotAMaskError, resolve
+from radgenome.segmentation.base import outside_fov_nodes
 
 BELOW_LUNG_BASE: dict[str, float] = {
     "abdomen": 10.0,
@@ -98,6 +102,8 @@ class LabelInfo:
     z_range: dict[str, tuple[float, float]] = field(default_factory=dict)
     box_mm: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     centroid_mm: dict[str, np.ndarray] = field(default_factory=dict)
+    outside: frozenset[str] = frozenset()
+    """Regions the backend declared outside the field of view (its ``outside the field of view`` warnings)."""
 
     @classmethod
     def from_sidecar(cls, sidecar: dict[str, Any]) -> LabelInfo:
@@ -105,7 +111,8 @@ class LabelInfo:
         voxels: dict[str, int] = {}
         names = list(sidecar.get("labels", {}).values())
         vocab = backend_vocabulary(str(sidecar.get("backend", "")))
-        info = cls(voxels, frozenset(names) | (vocab or frozenset()))
+        outside = frozenset(outside_fov_nodes(sidecar.get("warnings", []) or []))
+        info = cls(voxels, frozenset(names) | (vocab or frozenset()), outside=outside)
         stats: dict[str, Any] = sidecar.get("stats", {})
         for name in names:
             s = stats.get(name, {})
@@ -194,10 +201,13 @@ class Linker:
         self._cache: dict[str, MaskLink] = {}
         self.lung_z: tuple[float, float] | None = None
         self.body_z: tuple[float, float] | None = None
+        self.declared: frozenset[str] = frozenset()
+        """Structure names inside the regions the backend declared outside the field of view."""
         if info is not None:
             lung = _members("lung") or frozenset()
             self.lung_z = info.union_z(lung)
             self.body_z = info.union_z(["body"]) or info.union_z(info.z_range)
+            self.declared = frozenset().union(*[_members(n) or frozenset({n}) for n in info.outside])
 
     def outside_fov(self, node: str) -> bool:
         if self.lung_z is None or self.body_z is None:
@@ -230,7 +240,7 @@ class Linker:
         status: MaskStatus
         if not segmentable:
             status = "no_structure"
-        elif self.outside_fov(node):
+        elif set(segmentable) <= self.declared or self.outside_fov(node):
             status = "outside_fov"
         else:
             status = "empty"
@@ -282,12 +292,10 @@ def link_case(analysis: ReportAnalysis, info: LabelInfo | None) -> tuple[dict[st
                     detail=f"text says {node!r}: its mask is empty while {other!r} is present",
                 ))
         for f in s.findings:
-            if f.polarity != Polarity.PRESENT or not f.measurements:
+            sizes = [m.largest_mm for m in f.measured if m.largest_mm is not None]  # no bounds, no earlier sizes
+            if f.polarity != Polarity.PRESENT or not sizes:
                 continue
-            size = max(m.largest_mm for m in f.measurements if m.largest_mm is not None) \
-                if any(m.largest_mm is not None for m in f.measurements) else None
-            if size is None:
-                continue
+            size = max(sizes)
             for node in f.nodes:
                 link = node_masks.get(node)
                 if link is None or link.status != "ok":

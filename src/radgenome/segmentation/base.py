@@ -9,6 +9,7 @@ about orientation.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, Protocol, runtime_checkable
 
 from radgenome.model import CTVolume, Segmentation
@@ -38,3 +39,25 @@ class Segmenter(Protocol):
     def segment(self, volume: CTVolume) -> Segmentation:
         """Segment one volume. Raises :class:`SegmentationError` or :class:`BackendUnavailableError`."""
         ...
+
+
+OUTSIDE_FOV = "outside the field of view"
+"""Marker of the warnings that say a region lies outside the scan (see :func:`outside_fov_warning`)."""
+
+
+def outside_fov_warning(node: str, reason: str) -> str:
+    """The warning a backend gives when ``node`` (a hierarchy node, top-level region or mask name) lies outside
+    the scan's field of view: ``"<node>: outside the field of view (<reason>)"``. Linking reads these back
+    (:func:`outside_fov_nodes`) and gives every node whose structures all lie in such a region the status
+    ``outside_fov`` instead of a mask."""
+    return f"{node}: {OUTSIDE_FOV} ({reason})"
+
+
+def outside_fov_nodes(warnings: Iterable[str]) -> list[str]:
+    """The nodes named by :func:`outside_fov_warning` warnings, in order."""
+    out: list[str] = []
+    for w in warnings:
+        head, sep, rest = str(w).partition(": ")
+        if sep and rest.startswith(OUTSIDE_FOV) and head.strip() and head.strip() not in out:
+            out.append(head.strip())
+    return out

@@ -1,4 +1,4 @@
-"""Synthetic chest CT phantoms with known structure masks.
+"""Synthetic chest (and abdominal) CT phantoms with known structure masks.
 
 :func:`make_phantom` draws a smooth, anatomically placed chest (body, lungs with oblique/horizontal fissures
 and five lobes, trachea and main/lobar bronchi, heart, aorta, esophagus, thyroid, ribs, vertebrae, sternum,
@@ -8,6 +8,14 @@ the body centre near the origin, so the patient's **left** lung is at negative w
 
 Optional lesions (a nodule of a given diameter in a given lobe, a pleural effusion on one side) come with
 their masks, so later stages can produce reports whose truth is known.
+
+The anatomy runs from the head of the femurs to the neck, so any **field of view** can be drawn: ``z_range``
+gives the world z of the lowest and highest slice (``make_phantom(z_range=(-470, -50))`` is an abdominal CT from
+the pelvis to the lung bases), and :data:`FOV_PRESETS` / :func:`make_fov_phantom` name the usual ones (chest,
+chest CTs stopping at various levels, abdominal CTs with and without the lung bases). Below the chest the phantom
+has kidneys, colon and small bowel with gas (air-fluid levels), the urinary bladder (fluid, labelled abdominal
+tissue: it has no RadGenome mask name) and the pelvic bones
+(``abdomen=True``, the default whenever the field of view reaches below the liver).
 
 :func:`write_phantom_nifti` writes the CT (and optionally the label map) with any axis code ("RAS", "LPS",
 "PIR", ...): the array is reoriented with nibabel's orientation utilities and the affine changed to match, so
@@ -24,9 +32,11 @@ from typing import Any
 import numpy as np
 
 __all__ = [
+    "FOV_PRESETS",
     "LOBES",
     "Phantom",
     "make_ctrate_sized",
+    "make_fov_phantom",
     "make_phantom",
     "reorient_array",
     "write_phantom_nifti",
@@ -55,6 +65,7 @@ MED_HALF_WIDTH = 22.0  # mediastinal band |x| < this
 DOME_TOP = {1: -55.0, -1: -65.0}  # right dome higher than left
 DOME_X = 55.0
 DOME_DROP = 50.0
+DIAPHRAGM_MM = 6.0  # diaphragm muscle + gastric wall between the lung base and the gastric gas
 FISSURE_OBLIQUE = {1: (-10.0, 0.8), -1: (-4.0, 0.8)}  # z = c - m*y (posterior-superior to anterior-inferior)
 FISSURE_HORIZONTAL_Z = 15.0  # right horizontal fissure
 HEART_C, HEART_R = (-20.0, 25.0, -22.0), (55.0, 45.0, 45.0)
@@ -69,6 +80,18 @@ RIB_R = 5.0
 RIB_OFFSET = 8.0  # rib centreline this far outside the cavity ellipse
 CLAV_R = 7.0
 THYROID_Z = 122.0
+# abdomen and pelvis (drawn with ``abdomen=True``)
+ABDOMEN_AUTO_Z = -170.0  # a grid reaching below this gets the abdomen by default
+PELVIS_Z0, PELVIS_Z1 = -250.0, -310.0  # abdomen -> pelvis transition (body widens)
+PELVIS_AX, PELVIS_AY, PELVIS_CY = 165.0, 106.0, 0.0
+KIDNEY_C = {1: (70.0, -45.0, -192.0), -1: (-70.0, -45.0, -178.0)}  # right kidney lower
+KIDNEY_R = (28.0, 22.0, 52.0)
+BLADDER_C, BLADDER_R = (0.0, 45.0, -415.0), (48.0, 36.0, 34.0)
+ILIAC_C, ILIAC_R = (0.0, 25.0, -335.0), (128.0, 92.0, 78.0)  # the wings are a shell of this ellipsoid
+ILIAC_SHELL_MM = 7.0
+ILIAC_CREST_Z = -262.0
+FEMUR_HEAD_C, FEMUR_HEAD_R = (95.0, 8.0, -420.0), 24.0
+BOWEL_WALL_MM = 3.0
 
 HU = {
     "air": -1000.0,
@@ -92,10 +115,24 @@ HU = {
     "nodule": 30.0,
     "effusion": 15.0,
     "airway_wall": 0.0,
+    "kidney": 32.0,
+    "bladder": 8.0,
+    "bowel_wall": 40.0,
+    "bowel_fluid": 15.0,
+    "pelvic_bone": 420.0,
+    "femur": 600.0,
 }
 
 
-CONTRAST_HU = {"blood": 260.0, "chamber": 250.0, "heart": 110.0, "liver": 105.0, "spleen": 120.0, "thyroid": 160.0}
+CONTRAST_HU = {
+    "blood": 260.0,
+    "chamber": 250.0,
+    "heart": 110.0,
+    "liver": 105.0,
+    "spleen": 120.0,
+    "thyroid": 160.0,
+    "kidney": 170.0,
+}
 
 
 @dataclass
@@ -153,6 +190,13 @@ def _body_axes(z: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     ax = BODY_AX + (NECK_AX - BODY_AX) * t
     ay = BODY_AY + (NECK_AY - BODY_AY) * t
     cy = BODY_CY + (NECK_CY - BODY_CY) * t
+    zz = np.asarray(z, dtype=np.float32)
+    if float(zz.min()) < PELVIS_Z0:  # the pelvis is wider and flatter than the chest
+        p = np.clip((PELVIS_Z0 - zz) / (PELVIS_Z0 - PELVIS_Z1), 0.0, 1.0).astype(np.float32)
+        p = p * p * (3 - 2 * p)
+        ax = ax + (PELVIS_AX - BODY_AX) * p
+        ay = ay + (PELVIS_AY - BODY_AY) * p
+        cy = cy + (PELVIS_CY - BODY_CY) * p
     return ax, ay, cy
 
 
@@ -334,7 +378,7 @@ def _esophagus_path() -> np.ndarray:
 # ---------------------------------------------------------------------------------------------------------
 # The phantom
 # ---------------------------------------------------------------------------------------------------------
-def _structure_names(female: bool, z_lo: float, z_hi: float) -> list[str]:
+def _structure_names(female: bool, z_lo: float, z_hi: float, abdomen: bool = False) -> list[str]:
     names = ["body", "abdominal tissue", "mediastinal tissue", *LOBES]
     names += ["liver", "spleen", "stomach", "heart", "aorta", "esophagus", "trachea", "bronchie"]
     names += ["left thyroid", "right thyroid"]
@@ -344,7 +388,46 @@ def _structure_names(female: bool, z_lo: float, z_hi: float) -> list[str]:
     names += [f"{side} rib {k}" for side in ("left", "right") for k in range(1, 13)]
     names += ["sternum", "left clavicle", "right clavicle", "left scapula", "right scapula"]
     names += ["lung nodule", "lung effusion"]
+    if abdomen:
+        names += ["left kidney", "right kidney", "colon", "small bowel", "rectum", "bone"]
+        names += ["head of left femur", "head of right femur", "left femur", "right femur"]
     return names
+
+
+# Bowel: (label, centreline, radius, gas level per point). The gas level is the height of the air-fluid level
+# above the centreline as a fraction of the lumen radius (supine: gas rises anteriorly, +y); None = no gas.
+_COLON = (
+    (70.0, 20.0, -340.0),
+    (82.0, 6.0, -300.0),
+    (86.0, 4.0, -250.0),
+    (82.0, 12.0, -212.0),
+    (70.0, 36.0, -196.0),  # hepatic flexure
+    (35.0, 62.0, -205.0),
+    (0.0, 70.0, -212.0),  # transverse colon
+    (-40.0, 62.0, -200.0),
+    (-86.0, 18.0, -160.0),  # splenic flexure
+    (-96.0, 0.0, -200.0),
+    (-96.0, -4.0, -300.0),  # descending colon
+    (-70.0, 18.0, -345.0),
+    (-25.0, 32.0, -362.0),  # sigmoid
+    (0.0, -30.0, -378.0),
+)
+_COLON_GAS = (None, None, 0.2, 0.0, -0.3, -0.4, -0.4, -0.3, -0.2, 0.1, None, 0.3, 0.0, None)
+_RECTUM = ((0.0, -30.0, -378.0), (0.0, -55.0, -400.0), (0.0, -62.0, -460.0))
+_RECTUM_GAS = (0.2, 0.4, None)
+
+
+def _small_bowel_path() -> tuple[np.ndarray, tuple[float | None, ...]]:
+    """A serpentine of small-bowel loops in the mid abdomen (four horizontal passes joined at the ends)."""
+    pts: list[tuple[float, float, float]] = []
+    gas: list[float | None] = []
+    for k, z in enumerate((-228.0, -252.0, -276.0, -300.0)):
+        y = 42.0 if k % 2 == 0 else 18.0
+        xs = (-52.0, -18.0, 16.0, 48.0) if k % 2 == 0 else (48.0, 16.0, -18.0, -52.0)
+        for j, x in enumerate(xs):
+            pts.append((x, y + (6.0 if j % 2 else -6.0), z))
+            gas.append(0.35 if k in (0, 2) and j in (1, 2) else None)
+    return np.array(pts), tuple(gas)
 
 
 def make_phantom(
@@ -365,6 +448,9 @@ def make_phantom(
     effusion: str | None = None,
     effusion_depth_mm: float = 30.0,
     chunk_slices: int = 24,
+    z_range: tuple[float, float] | None = None,
+    abdomen: bool | None = None,
+    bowel_gas: bool = True,
 ) -> Phantom:
     """Draw a synthetic chest CT.
 
@@ -385,21 +471,35 @@ def make_phantom(
         effusion: ``"left"``/``"right"`` — a dependent pleural effusion (label ``lung effusion``).
         effusion_depth_mm: maximal depth of the effusion from the posterior chest wall.
         chunk_slices: slices processed at once (bounds memory on large grids).
+        z_range: world z (mm) of the lowest and the highest slice: the field of view (``shape[2]`` is then
+            derived from it and the z spacing). Default: the grid centred on world 0 (a chest CT). Landmarks:
+            lung apex 140, carina 40, diaphragm domes -55 (right) / -65 (left), lowest lung about -112,
+            kidneys -125..-245, iliac crests -262, femoral heads -420.
+        abdomen: draw kidneys, colon, small bowel, rectum, bladder and the pelvic bones; None: when the field
+            of view reaches below ``ABDOMEN_AUTO_Z`` (the default chest grid does not).
+        bowel_gas: gas (air-fluid levels) in colon, small bowel and rectum (needs the abdomen).
     """
+    sp = np.asarray(spacing, dtype=np.float64)
+    if z_range is not None:
+        lo, hi = float(min(z_range)), float(max(z_range))
+        shape = (int(shape[0]), int(shape[1]), max(2, round((hi - lo) / float(sp[2])) + 1))
     shape = (int(shape[0]), int(shape[1]), int(shape[2]))
     rng = np.random.default_rng(seed)
     tab = dict(HU)
     if contrast:
         tab.update(CONTRAST_HU)
-    sp = np.asarray(spacing, dtype=np.float64)
     # Body centre at world (0, BODY_CY-ish, 0): put the array centre at world 0 (z centred on the chest).
     origin = -sp * (np.asarray(shape) - 1) / 2.0
+    if z_range is not None:
+        origin[2] = min(z_range)
     affine = np.diag([*sp.tolist(), 1.0])
     affine[:3, 3] = origin
     grid = _Grid(shape, sp, origin)
     z_lo, z_hi = float(grid.axes[2][0]), float(grid.axes[2][-1])
+    if abdomen is None:
+        abdomen = z_lo < ABDOMEN_AUTO_Z
 
-    names = _structure_names(female, z_lo - 30.0, z_hi + 30.0)
+    names = _structure_names(female, z_lo - 30.0, z_hi + 30.0, abdomen)
     ids = {n: i + 1 for i, n in enumerate(names)}
     labelmap = np.zeros(shape, dtype=np.uint8)
     hu = np.full(shape, tab["air"], dtype=np.float32)
@@ -425,6 +525,7 @@ def make_phantom(
             stomach_gas,
             grid.spacing,
             tab,
+            abdomen,
         )
 
     lungs = np.isin(labelmap, lung_ids)
@@ -455,6 +556,8 @@ def make_phantom(
         _paint_tube(grid, labelmap, hu, pts, r + 2.0, None, tab["airway_wall"], only_where=body)
     for name, pts, r in _airway_tree():
         _paint_tube(grid, labelmap, hu, pts, r, ids[name], tab["air"], only_where=body)
+    if abdomen:
+        _paint_abdomen_tubes(grid, labelmap, hu, ids, tab, body, bowel_gas)
     # Thyroid lobes flanking the trachea at the inlet (+ isthmus drawn with the right lobe)
     _paint_tube(
         grid,
@@ -581,6 +684,9 @@ def make_phantom(
         "effusion": effusion,
         "contrast": contrast,
         "table": table,
+        "z_range": (z_lo, z_hi),
+        "abdomen": abdomen,
+        "bowel_gas": bowel_gas and abdomen,
     }
     return Phantom(
         hu=out,
@@ -607,6 +713,7 @@ def _paint_chunk(
     stomach_gas: bool,
     spacing: np.ndarray,
     tab: dict[str, float],
+    abdomen: bool = False,
 ) -> None:
     """Paint the smooth (formula-defined) structures of a slab of slices in place (HU from ``tab``)."""
 
@@ -668,8 +775,14 @@ def _paint_chunk(
     st = abd & _ellipsoid(x, y, z, STOMACH_C, STOMACH_R) & inner
     put(st, "stomach", tab["stomach"])
     if stomach_gas:
-        gas = st & (z > dia - 22.0) & _ellipsoid(x, y, z, STOMACH_C, (30.0, 24.0, 40.0))
+        # the gas stays under the diaphragm muscle and the gastric wall (DIAPHRAGM_MM)
+        gas = st & (z > dia - 22.0) & (z < dia - DIAPHRAGM_MM) & _ellipsoid(x, y, z, STOMACH_C, (30.0, 24.0, 40.0))
         put(gas, None, tab["air"])
+    if abdomen:
+        for s, side in ((1, "right"), (-1, "left")):
+            put(abd & inner & _ellipsoid(x, y, z, KIDNEY_C[s], KIDNEY_R), f"{side} kidney", tab["kidney"])
+        # the bladder has no RadGenome mask name: it stays abdominal tissue (fluid HU)
+        put(abd & inner & _ellipsoid(x, y, z, BLADDER_C, BLADDER_R), None, tab["bladder"])
     heart = _ellipsoid(x, y, z, HEART_C, HEART_R) & (z > dia - 4.0)
     put(heart, "heart", tab["heart"])
     if "chamber" in tab:  # contrast-filled chambers inside an 8 mm enhanced wall
@@ -701,6 +814,9 @@ def _paint_chunk(
     put(sternum, "sternum", tab["cortical"])
     put(sternum & (np.abs(x) < 13.0) & (np.abs(y - ys) < 4.0), None, tab["trabecular"])
 
+    if abdomen:
+        _paint_pelvis(put, x, y, z, body, tab)
+
     sc_ax, sc_ay = CAV_AX + 24.0, CAV_AY + 24.0
     rs = np.sqrt((x / sc_ax) ** 2 + ((y - BODY_CY) / sc_ay) ** 2)
     phi = np.arctan2(np.abs(x), -(y - BODY_CY))
@@ -708,6 +824,91 @@ def _paint_chunk(
         sd = (x * s > 0) & (np.abs(rs - 1.0) * min(sc_ax, sc_ay) < 3.5) & (phi > 0.45) & (phi < 1.45)
         sd = sd & (z > 20.0 + 40.0 * (phi - 0.45)) & (z < 138.0) & inner
         put(sd, name, 700.0)
+
+
+def _paint_pelvis(
+    put: Any, x: np.ndarray, y: np.ndarray, z: np.ndarray, body: np.ndarray, tab: dict[str, float]
+) -> None:
+    """Iliac wings (a shell of an ellipsoid, posterior-lateral), sacrum, pubic bones and femoral heads."""
+    if float(np.min(z)) > ILIAC_CREST_Z + 10.0:
+        return
+    r = np.sqrt(
+        ((x - ILIAC_C[0]) / ILIAC_R[0]) ** 2
+        + ((y - ILIAC_C[1]) / ILIAC_R[1]) ** 2
+        + ((z - ILIAC_C[2]) / ILIAC_R[2]) ** 2
+    )
+    shell = np.abs(r - 1.0) * min(ILIAC_R) < ILIAC_SHELL_MM / 2.0
+    wing = shell & (np.abs(x) > 42.0) & (y < 45.0) & (z < ILIAC_CREST_Z) & (z > FEMUR_HEAD_C[2] + 10.0)
+    # sacrum: a posterior midline wedge below S1, curving backwards
+    zs = np.clip((-302.0 - z) / 100.0, 0.0, 1.0)
+    sac = (z < -302.0) & (z > -400.0) & (np.abs(x) < 48.0 - 30.0 * zs)
+    sac = sac & (y < -50.0 - 25.0 * zs) & (y > -78.0 - 30.0 * zs)
+    # pubic bones: from the acetabula to the symphysis
+    pub = (np.abs(z - (FEMUR_HEAD_C[2] - 8.0)) < 9.0) & (np.abs(y - (45.0 + 0.35 * (90.0 - np.abs(x)))) < 8.0)
+    pub = pub & (np.abs(x) < 90.0)
+    put((wing | sac | pub) & body, "bone", tab["pelvic_bone"])
+    for s, side in ((1, "right"), (-1, "left")):
+        c = (s * FEMUR_HEAD_C[0], FEMUR_HEAD_C[1], FEMUR_HEAD_C[2])
+        head = _ellipsoid(x, y, z, c, (FEMUR_HEAD_R,) * 3) & body
+        put(head, f"head of {side} femur", tab["femur"])
+        # neck and shaft: down and out from the head
+        t = np.clip((c[2] - z) / 80.0, 0.0, 1.0)
+        shaft = ((x - (c[0] + s * 28.0 * t)) ** 2 + (y - c[1]) ** 2 <= 15.0**2) & (z < c[2] - 12.0) & body
+        put(shaft & ~head, f"{side} femur", tab["femur"])
+
+
+def _paint_abdomen_tubes(
+    grid: _Grid,
+    labelmap: np.ndarray,
+    hu: np.ndarray,
+    ids: dict[str, int],
+    tab: dict[str, float],
+    body: np.ndarray,
+    gas: bool,
+) -> None:
+    """Colon, rectum and small bowel: wall, fluid and (with ``gas``) an air-fluid level in parts of them."""
+    sb, sb_gas = _small_bowel_path()
+    for label, pts, r, levels in (
+        ("colon", np.array(_COLON), 22.0, _COLON_GAS),
+        ("rectum", np.array(_RECTUM), 18.0, _RECTUM_GAS),
+        ("small bowel", sb, 12.0, sb_gas),
+    ):
+        pts = pts.astype(np.float32)
+        radii = np.full(len(pts), r, dtype=np.float32)
+        _paint_tube(grid, labelmap, hu, pts, radii, ids[label], tab["bowel_wall"], only_where=body)
+        lumen = np.maximum(radii - BOWEL_WALL_MM, 1.0)
+        _paint_tube(grid, labelmap, hu, pts, lumen, ids[label], tab["bowel_fluid"], only_where=body)
+        if not gas:
+            continue
+        for k, (box, dd, t) in enumerate(_capsule_fields(grid, pts, lumen)):
+            la, lb = levels[k], levels[min(k + 1, len(levels) - 1)]
+            if (la is None and lb is None) or dd.size == 0:
+                continue
+            level = np.float32(la if la is not None else lb) * (1 - t) + np.float32(lb if lb is not None else la) * t
+            yc = pts[k, 1] + t * (pts[k + 1, 1] - pts[k, 1])
+            _, y, _ = grid.coords(box)
+            m = (dd <= 0) & (y - yc > level * lumen[k]) & body[box]
+            hu[box][m] = tab["air"]
+
+
+def _capsule_fields(
+    grid: _Grid, pts: np.ndarray, radii: np.ndarray
+) -> list[tuple[tuple[slice, slice, slice], np.ndarray, np.ndarray]]:
+    """Per segment of a polyline tube: (index box, distance-minus-radius, position along the segment 0..1)."""
+    out = []
+    for a, b, ra, rb in zip(pts[:-1], pts[1:], radii[:-1], radii[1:], strict=True):
+        rmax = max(ra, rb)
+        box = grid.index_box(np.minimum(a, b) - rmax - 1, np.maximum(a, b) + rmax + 1)
+        if box is None:
+            out.append(((slice(0, 0), slice(0, 0), slice(0, 0)), np.zeros((0, 0, 0), np.float32), np.zeros(0)))
+            continue
+        x, y, z = grid.coords(box)
+        ab = (b - a).astype(np.float32)
+        L2 = float(ab @ ab) or 1e-6
+        t = np.clip(((x - a[0]) * ab[0] + (y - a[1]) * ab[1] + (z - a[2]) * ab[2]) / L2, 0.0, 1.0)
+        d = np.sqrt((x - a[0] - t * ab[0]) ** 2 + (y - a[1] - t * ab[1]) ** 2 + (z - a[2] - t * ab[2]) ** 2)
+        out.append((box, d - (ra + t * (rb - ra)), t))
+    return out
 
 
 def _paint_vessels(
@@ -800,6 +1001,40 @@ def _nodule_mask(
 def make_ctrate_sized(seed: int = 0, **options: Any) -> Phantom:
     """A phantom on a CT-RATE-like grid: 512×512×300 at 0.7×0.7×1.5 mm."""
     return make_phantom(shape=(512, 512, 300), spacing=(0.7, 0.7, 1.5), seed=seed, **options)
+
+
+FOV_PRESETS: dict[str, tuple[float, float]] = {
+    "chest": (-158.0, 158.0),
+    "neck_to_pelvis": (-470.0, 200.0),
+    "neck_to_mid_chest": (-10.0, 200.0),
+    "neck_to_lung_bases": (-90.0, 200.0),
+    "carina_to_upper_abdomen": (-170.0, 30.0),
+    "mid_chest_to_upper_abdomen": (-180.0, 0.0),
+    "abdomen_with_lung_bases": (-470.0, -50.0),
+    "abdomen": (-470.0, -125.0),
+}
+"""Named fields of view: world z of the lowest and highest slice (see :func:`make_phantom` for landmarks).
+
+``chest`` is the default grid (neck to upper abdomen); ``neck_to_mid_chest`` stops above the diaphragm (lung bases
+cut); ``neck_to_lung_bases`` stops at the domes; ``carina_to_upper_abdomen`` starts 10 mm below the carina (no
+trachea, lung apices cut); ``mid_chest_to_upper_abdomen`` starts at the hila; ``abdomen_with_lung_bases`` is an
+abdominal CT from the pelvis to the lung bases; ``abdomen`` stops below the lungs (no lung in view)."""
+
+
+def make_fov_phantom(
+    fov: str | tuple[float, float],
+    spacing: tuple[float, float, float] = (3.5, 3.5, 4.0),
+    seed: int = 0,
+    **options: Any,
+) -> Phantom:
+    """A phantom whose field of view is a :data:`FOV_PRESETS` name or a world z range (mm); in-plane the grid
+    covers the pelvis (±182 mm x, ±168 mm y) whatever the spacing."""
+    if isinstance(fov, str) and fov not in FOV_PRESETS:
+        raise ValueError(f"unknown field of view {fov!r}; one of {sorted(FOV_PRESETS)}")
+    z_range = FOV_PRESETS[fov] if isinstance(fov, str) else (float(fov[0]), float(fov[1]))
+    nx = int(np.ceil(364.0 / spacing[0])) + 1
+    ny = int(np.ceil(336.0 / spacing[1])) + 1
+    return make_phantom(shape=(nx, ny, 2), spacing=spacing, seed=seed, z_range=z_range, **options)
 
 
 # ---------------------------------------------------------------------------------------------------------

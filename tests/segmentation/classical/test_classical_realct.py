@@ -65,3 +65,23 @@ def test_regions_present(seg: Segmentation) -> None:
     expected = set(TOP_LEVEL_REGIONS) - {"others", "breast"}
     assert expected <= found, expected - found
     assert any(w.startswith("breast") for w in seg.warnings)
+
+
+@pytest.mark.parametrize(("axis", "deg"), [(2, 30.0), (2, -45.0), (0, 45.0), (1, 30.0)])
+def test_rotated_affine_keeps_both_lungs_on_their_side(case: Path, axis: int, deg: float) -> None:
+    """The same voxels with an oblique affine (30 degrees in-plane once named both lungs right and left the left
+    lung empty): the lungs, and their sides, do not change."""
+    import radgenome
+
+    img = nib.load(str(case / "ct.nii.gz"))
+    ref = np.asarray(nib.load(str(case / "lung_left_right.nii.gz")).dataobj)  # 1 right, 2 left, input grid
+    t = np.radians(deg)
+    a, b = [(1, 2), (0, 2), (0, 1)][axis]
+    rot = np.eye(4)
+    rot[a, a] = rot[b, b] = np.cos(t)
+    rot[a, b], rot[b, a] = -np.sin(t), np.sin(t)
+    seg = radgenome.segment(np.asarray(img.dataobj), affine=rot @ img.affine)
+    right = radgenome.region_mask(seg, "right lung")
+    left = radgenome.region_mask(seg, "left lung")
+    assert dice(right, ref == 1) >= 0.975
+    assert dice(left, ref == 2) >= 0.975

@@ -1,9 +1,14 @@
 """Trachea and main bronchi: air region-growing from the trachea seen in the upper slices.
 
-The seed is the round, midline air column found in the highest slices of the body. Growing is repeated with
-rising thresholds and stops before the region leaks into the lung parenchyma (its volume jumps). The carina is
-the first slice, going down, where the airway splits into two lateral branches: above it ``trachea``, below
-it ``bronchie``.
+The seed is the round, midline air column found in the highest slices of the body, in front of the vertebral
+column (when the spine is known: between its front and ``TRACHEA_MAX_AHEAD_MM`` ahead of it — bowel gas in
+front of the abdomen is not a trachea). Growing is repeated with rising thresholds and stops before the region
+leaks into the lung parenchyma (its volume jumps). The carina is the first slice, going down, where the airway
+splits into two lateral branches: above it ``trachea``, below it ``bronchie``; an airway whose part above
+the split lies more than ``TRACHEA_MAX_LATERAL_MM`` beside the midline is a main bronchus of a scan starting
+below the carina (all bronchi). An air column that neither reaches the top of the scan (within
+``TRACHEA_TOP_MM``: the trachea runs up into the neck) nor branches at a carina is not an airway (gas in the
+stomach, the bowel or the esophagus): it is dropped with a note.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import numpy as np
 from scipy import ndimage
 
 from radgenome.segmentation.classical.grid import WorkGrid
+from radgenome.segmentation.classical.thorax import Spine
 
 SEED_HU = -900.0
 GROW_THRESHOLDS: tuple[float, ...] = tuple(float(t) for t in range(-975, -599, 15))
@@ -23,6 +29,12 @@ LEAK_RATIO = 1.6
 MAX_AIRWAY_ML = 250.0
 TRACHEA_AREA_MM2 = (30.0, 900.0)
 TRACHEA_MAX_OFFSET_MM = 35.0
+TRACHEA_MAX_AHEAD_MM = 90.0
+"""The trachea lies in front of the vertebral bodies, at most this far ahead of their front."""
+TRACHEA_TOP_MM = 30.0
+TRACHEA_MAX_LATERAL_MM = 15.0
+"""The trachea runs within this distance of the midline; an airway 'above the carina' farther out is a main
+bronchus of a scan that starts below the carina."""
 TOPHAT_MM = 7.5
 """Half-size of the grey closing whose difference to the CT (black top-hat) marks dark tubes (airway lumen
 between brighter walls) that the global threshold cannot reach without leaking into the lung."""
@@ -39,6 +51,8 @@ class Airway:
     carina_z: float | None
     threshold: float | None
     notes: list[str] = field(default_factory=list)
+    below_carina: bool = False
+    """The scan starts below the carina: what was seen is bronchi only (the trachea is above the scan)."""
 
 
 def _slices_top_down(g: WorkGrid) -> list[int]:
@@ -53,11 +67,14 @@ def _inplane_labels(mask: np.ndarray) -> tuple[np.ndarray, int]:
     return lab, int(n)
 
 
-def find_seed(g: WorkGrid, body: np.ndarray, x_mid: float) -> tuple[int, int, int] | None:
-    """A voxel in the trachea: the highest midline round air region inside the body."""
+def find_seed(
+    g: WorkGrid, body: np.ndarray, x_mid: float, spine: Spine | None = None
+) -> tuple[int, int, int] | None:
+    """A voxel in the trachea: the highest midline round air region inside the body (in front of the spine)."""
     air = (g.hu < SEED_HU) & body
     px_area = float(g.spacing[0] * g.spacing[1])
     x = g.axis_world(0)[:, 0, 0]
+    y = g.axis_world(1)[0, :, 0]
     order = _slices_top_down(g)
     for k in order[: max(3, int(0.6 * len(order)))]:
         sl = air[:, :, k]
@@ -71,6 +88,10 @@ def find_seed(g: WorkGrid, body: np.ndarray, x_mid: float) -> tuple[int, int, in
         cx = np.asarray(ndimage.mean(np.broadcast_to(x[:, None], sl.shape), lab, idx))
         ok = (areas >= TRACHEA_AREA_MM2[0]) & (areas <= TRACHEA_AREA_MM2[1])
         ok &= np.abs(cx - x_mid) <= TRACHEA_MAX_OFFSET_MM
+        if spine is not None:
+            cy = np.asarray(ndimage.mean(np.broadcast_to(y[None, :], sl.shape), lab, idx))
+            ahead = cy - float(spine.front[k])
+            ok &= (ahead > -5.0) & (ahead < TRACHEA_MAX_AHEAD_MM)
         if not ok.any():
             continue
         best = int(idx[ok][np.argmin(np.abs(cx[ok] - x_mid))])
@@ -196,15 +217,33 @@ def split_carina(g: WorkGrid, airway: np.ndarray) -> tuple[np.ndarray, np.ndarra
     return trachea, bronchi, zc
 
 
-def segment_airway(g: WorkGrid, body: np.ndarray, x_mid: float) -> Airway:
+def segment_airway(g: WorkGrid, body: np.ndarray, x_mid: float, spine: Spine | None = None) -> Airway:
     notes: list[str] = []
-    seed = find_seed(g, body, x_mid)
+    empty = np.zeros_like(body)
+    seed = find_seed(g, body, x_mid, spine)
     if seed is None:
-        empty = np.zeros_like(body)
         return Airway(empty, empty, empty, None, None, ["trachea not found in the upper slices"])
     mask, thr = grow_airway(g, body, seed)
     mask = extend_airway(g, body, mask)
     trachea, bronchi, zc = split_carina(g, mask)
     if zc is None:
+        z = g.axis_world(2)
+        top = float(z[0, 0, body.any(axis=(0, 1))].max())
+        reach = float(z[0, 0, mask.any(axis=(0, 1))].max()) if mask.any() else -np.inf
+        if reach < top - TRACHEA_TOP_MM:
+            return Airway(
+                empty, empty, empty, None, None,
+                [f"an air column {top - reach:.0f} mm below the top of the scan neither reaches up into the neck "
+                 "nor branches at a carina: not taken for the trachea"],
+            )
         notes.append("carina not found: the airway is reported as trachea only")
+    if trachea.any():
+        mid = float(np.median(spine.centre[:, 0])) if spine is not None else x_mid
+        off = float(g.centroid_world(trachea)[0]) - mid
+        if abs(off) > TRACHEA_MAX_LATERAL_MM:
+            notes.append(
+                f"the airway at the top of the scan lies {abs(off):.0f} mm beside the midline: a main bronchus "
+                "(the scan starts below the carina)"
+            )
+            return Airway(mask, np.zeros_like(mask), mask.copy(), None, thr, notes, below_carina=True)
     return Airway(mask, trachea, bronchi, zc, thr, notes)

@@ -19,15 +19,23 @@ NOISY_HU = 25.0
 
 @dataclass
 class WorkGrid:
-    """A block-averaged HU volume with world coordinates of its voxel centres."""
+    """A block-averaged HU volume with the coordinates of its voxel centres.
+
+    ``affine`` maps voxels to the coordinates every step reasons in. Straight from :func:`downsample` these are
+    world RAS; after :func:`radgenome.segmentation.classical.frame.to_patient_frame` they are **patient-frame**
+    millimetres: axis 0 grows towards the patient's right, 1 anterior, 2 superior, with a diagonal affine,
+    whatever the obliquity of the input's affine (``world_affine`` keeps the voxel-to-world map).
+    """
 
     hu: np.ndarray
     """float32 HU on the working grid."""
     affine: np.ndarray
-    """4x4 voxel-to-world affine of the working grid."""
+    """4x4 voxel-to-(frame or world) affine of the working grid."""
     factors: tuple[int, int, int]
     """Block size (input voxels per working voxel) along each axis."""
     full_shape: tuple[int, int, int]
+    world_affine: np.ndarray | None = None
+    """4x4 voxel-to-world RAS affine when ``affine`` is a patient frame (None: ``affine`` is the world one)."""
 
     @property
     def spacing(self) -> np.ndarray:
@@ -39,10 +47,10 @@ class WorkGrid:
         return (int(s[0]), int(s[1]), int(s[2]))
 
     def axis_world(self, axis: int) -> np.ndarray:
-        """World coordinate (mm) ``axis`` (0=x R, 1=y A, 2=z S) along array axis ``axis``, broadcastable.
+        """Coordinate (mm) ``axis`` (0=x R, 1=y A, 2=z S) along array axis ``axis``, broadcastable.
 
-        Uses the affine's diagonal (the volume is in canonical RAS, so the diagonal carries each world axis);
-        left/right decisions use the sign of world x from the affine, never the array order alone.
+        Exact for a diagonal ``affine`` — the patient frame of :mod:`~radgenome.segmentation.classical.frame`,
+        where x grows towards the patient's right as decided from the input's affine (never the array order).
         """
         n = self.shape[axis]
         v = (self.affine[axis, axis] * np.arange(n) + self.affine[axis, 3]).astype(np.float32)
@@ -115,7 +123,16 @@ class WorkGrid:
             affine=self.affine @ shift,
             factors=self.factors,
             full_shape=self.full_shape,
+            world_affine=None if self.world_affine is None else self.world_affine @ shift,
         )
+
+    def to_world(self, pts: np.ndarray) -> np.ndarray:
+        """World RAS (mm) of (N, 3) points given in this grid's coordinates (frame or world)."""
+        pts = np.atleast_2d(np.asarray(pts, dtype=np.float64))
+        if self.world_affine is None:
+            return pts
+        idx = (pts - self.affine[:3, 3]) @ np.linalg.inv(self.affine[:3, :3]).T
+        return idx @ self.world_affine[:3, :3].T + self.world_affine[:3, 3]
 
     def voxel_ml(self) -> float:
         return float(np.prod(self.spacing)) / 1000.0
@@ -338,21 +355,34 @@ def slice_hull(mask: np.ndarray, spacing: np.ndarray, directions: int = 16) -> n
 
 
 def _slice_hull(mask: np.ndarray, spacing: np.ndarray, directions: int) -> np.ndarray:
-    nx, ny, _ = mask.shape
+    """Inside = for every direction d: x cos d + y sin d <= the slice's support in d. Solved per (x, slice) as a
+    y interval (one pass over the volume instead of one per direction)."""
+    nx, ny, nz = mask.shape
     present = mask.any(axis=(0, 1))
-    out = np.zeros_like(mask)
     if not present.any():
-        return out
-    x = (np.arange(nx, dtype=np.float32) * spacing[0])[:, None]
-    y = (np.arange(ny, dtype=np.float32) * spacing[1])[None, :]
-    inside = np.ones(mask.shape, dtype=bool)
-    neg = np.float32(-1e9)
+        return np.zeros_like(mask)
+    x = np.arange(nx, dtype=np.float64) * float(spacing[0])
+    y = (np.arange(ny, dtype=np.float32) * np.float32(spacing[1]))[None, :, None]
+    pi, pj, pk = np.nonzero(mask)
+    px, py = x[pi], pj * float(spacing[1])
+    y_lo = np.full((nx, nz), -np.inf)
+    y_hi = np.full((nx, nz), np.inf)
+    ok = np.broadcast_to(present[None, :], (nx, nz)).copy()
     for t in np.linspace(0.0, np.pi * 2, directions, endpoint=False):
-        proj = (x * np.float32(np.cos(t)) + y * np.float32(np.sin(t)))[:, :, None]
-        support = np.where(mask, proj, neg).max(axis=(0, 1))  # (nz,)
-        inside &= proj <= support[None, None, :] + 1e-3
-    inside &= present[None, None, :]
-    return inside
+        c, s = float(np.cos(t)), float(np.sin(t))
+        support = np.full(nz, -np.inf)
+        np.maximum.at(support, pk, px * c + py * s)
+        rhs = support[None, :] + 1e-3 - x[:, None] * c  # (nx, nz): y * s <= rhs
+        if abs(s) < 1e-9:
+            ok &= rhs >= 0.0
+        elif s > 0:
+            y_hi = np.minimum(y_hi, rhs / s)
+        else:
+            y_lo = np.maximum(y_lo, rhs / s)
+    ok &= y_lo <= y_hi
+    lo = np.where(ok, y_lo, np.inf).astype(np.float32)[:, None, :]
+    hi = np.where(ok, y_hi, -np.inf).astype(np.float32)[:, None, :]
+    return (y >= lo) & (y <= hi)
 
 
 def bbox(mask: np.ndarray, margin: int = 0) -> tuple[slice, slice, slice] | None:

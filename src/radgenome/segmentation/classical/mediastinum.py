@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import ndimage
 
+from radgenome.segmentation.classical.frame import side_masks
 from radgenome.segmentation.classical.grid import (
     WorkGrid,
     components,
@@ -356,74 +357,5 @@ def _thyroid(
     keep = counts >= max(2, int(1.0 / (g.voxel_ml())))
     keep[0] = False
     cand = keep[lab]
-    return cand & (xv < tx), cand & (xv >= tx)
-
-
-def lung_base_surface(g: WorkGrid, right: np.ndarray, left: np.ndarray, body: np.ndarray) -> np.ndarray:
-    """Voxels below the diaphragm: a quadratic dome per side fitted to the lung bases (lower envelope).
-
-    Lung bottoms that rest on the heart lie above the diaphragm; they are dropped by trimming the fit from
-    above, so the heart is not taken for abdomen. Columns outside both fits take the nearest side's surface.
-    """
-    z = g.axis_world(2)
-    up = g.affine[2, 2] > 0
-    lungs = right | left
-    if not lungs.any():
-        return np.zeros_like(lungs)
-    xw = g.axis_world(0)[:, :, 0]
-    yw = g.axis_world(1)[:, :, 0]
-    lz = z[0, 0, lungs.any(axis=(0, 1))]
-    z_lo, z_hi = float(lz.min()), float(lz.max())
-    surf = np.full(xw.shape[:1] + yw.shape[1:], np.nan, dtype=np.float64)
-    fits = []
-    z_top = []
-    for m in (right, left):
-        if not m.any():
-            continue
-        zz = np.where(m, z, np.float32(1e9) if up else np.float32(-1e9))
-        base = zz.min(axis=2) if up else zz.max(axis=2)
-        ok = m.any(axis=2) & (base < z_lo + 0.5 * (z_hi - z_lo))
-        if ok.sum() < 12:
-            continue
-        px = np.broadcast_to(xw, ok.shape)[ok].astype(np.float64)
-        py = np.broadcast_to(yw, ok.shape)[ok].astype(np.float64)
-        pz = base[ok].astype(np.float64)
-        coef, kept = _fit_lower_dome(px, py, pz)
-        z_top.append(float(pz[kept].max()))
-        cx = float(np.broadcast_to(xw, m.shape[:2])[m.any(axis=2)].mean())
-        fits.append((cx, coef))
-    if not fits:
-        return np.zeros_like(lungs)
-    X = np.broadcast_to(xw, surf.shape).astype(np.float64)
-    Y = np.broadcast_to(yw, surf.shape).astype(np.float64)
-    # each dome is clamped at the highest lung base it was fitted to (no rise where it extrapolates)
-    if len(fits) == 1:
-        surf = np.minimum(_dome(fits[0][1], X, Y), z_top[0])
-    else:
-        (c1, f1), (c2, f2) = fits
-        mid = (c1 + c2) / 2.0
-        s1, s2 = np.minimum(_dome(f1, X, Y), z_top[0]), np.minimum(_dome(f2, X, Y), z_top[1])
-        surf = np.where((X - mid) * (c1 - mid) > 0, s1, s2)
-    surf = np.clip(surf, z_lo - 5.0, z_hi)
-    below = z < surf[:, :, None].astype(np.float32) if up else z > surf[:, :, None].astype(np.float32)
-    return below & body & ~lungs
-
-
-def _dome(c: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    return c[0] + c[1] * x + c[2] * y + c[3] * x * x + c[4] * y * y + c[5] * x * y
-
-
-def _fit_lower_dome(x: np.ndarray, y: np.ndarray, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Least-squares quadratic surface, refitted without the points lying well above it; (coefficients,
-    points kept)."""
-    keep = np.ones(len(z), dtype=bool)
-    coef = np.zeros(6)
-    for _ in range(4):
-        A = np.stack([np.ones(keep.sum()), x[keep], y[keep], x[keep] ** 2, y[keep] ** 2, x[keep] * y[keep]], axis=1)
-        coef, *_ = np.linalg.lstsq(A, z[keep], rcond=None)
-        res = z - _dome(coef, x, y)
-        new = res < 8.0
-        if new.sum() < 12 or np.array_equal(new, keep):
-            break
-        keep = new
-    return coef, keep
+    sides = side_masks(g, tx)  # split at the trachea, by the patient frame's right
+    return cand & ~sides["right"], cand & sides["right"]

@@ -4,7 +4,9 @@ The coarse steps run on ~3 mm blocks; upsampled as is, a surface is a staircase 
 blocks on the surface of a class (the lungs: dark voxels; the bones: dense voxels) are revisited at the input
 resolution: inside a class block, voxels that do not look like the class go to the neighbouring structure;
 in a neighbouring block, voxels that look like the class go to the adjacent structure of the class. Labels
-listed as fixed (the airway) and the outside of the body are never changed.
+listed as fixed (the airway) and the outside of the body are never changed. With blocks of one voxel (a grid at
+the working resolution already) the same pass snaps a surface that came back from the rotated working grid by
+nearest neighbour (:class:`~radgenome.segmentation.classical.frame.RotatedGrid`) onto the CT.
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ def refine_boundary(
 ) -> int:
     """Refine ``full`` (the upsampled label map) in place at the surface of the class ``ids`` — lungs, bones or
     airway (voxels below ``threshold_hu`` belong to it, or above it when ``below`` is False)."""
-    if factors == (1, 1, 1) or not ids:
+    if not ids:
         return 0
     inside = np.isin(lab_work, ids)
     if not inside.any():

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from radgenome.segmentation.classical.frame import lateral
 from radgenome.segmentation.classical.grid import (
     WorkGrid,
     components,
@@ -27,29 +28,37 @@ LIVER_HU = (48.0, 160.0)
 LIVER_WALL_MM = 18.0
 LIVER_OPEN_MM = 8.0
 LIVER_LOOSE_HU = 5.0
+LIVER_NO_LUNG_X_MM = 70.0
+"""Without lungs, the liver is sought near this far right of the midline, at the top of the scan."""
 CHEST_WALL_MM = 22.0
 BREAST_MIN_PROTRUSION_MM = 25.0
 BREAST_MIN_ML = 40.0
+BREAST_PAIR_FRACTION = 0.5
 PLEURA_MM = 4.0
 
 
 def segment_liver(g: WorkGrid, abdomen: np.ndarray, body: np.ndarray, right: np.ndarray, x_mid: float) -> np.ndarray:
-    if not abdomen.any() or not right.any():
+    """The liver under the right lung; without lungs in the scan (an abdominal CT), in the right upper part of
+    the scan (the liver's dome is at the top of an abdominal field of view)."""
+    if not abdomen.any():
         return np.zeros_like(abdomen)
     hu = smooth(g.smoothed, 2.0, g.spacing)
     x = g.axis_world(0)
     z = g.axis_world(2)
     deep = erode_2d(body, LIVER_WALL_MM, g.spacing)
     cand = abdomen & deep & (hu > LIVER_HU[0]) & (hu < LIVER_HU[1])
-    rz = z[0, 0, right.any(axis=(0, 1))]
-    z_base = float(rz.min())
+    if right.any():
+        z_base = float(z[0, 0, right.any(axis=(0, 1))].min())
+        rc = g.centroid_world(right)
+    else:
+        z_base = float(z[0, 0, body.any(axis=(0, 1))].max())
+        rc = np.array([x_mid + LIVER_NO_LUNG_X_MM, 0.0, z_base])
     cand &= z > z_base - 200.0
     core = opening(cand, LIVER_OPEN_MM, g.spacing)
     if not core.any():
         return np.zeros_like(abdomen)
     lab, counts = components(core, 6)
     counts[0] = 0
-    rc = g.centroid_world(right)
     best, best_score = 0, -1.0
     for c in np.argsort(counts)[::-1][:4]:
         c = int(c)
@@ -94,21 +103,29 @@ def segment_breasts(
     bulge = np.where(front > neg / 2, bulge, neg)
     inner = dilate_2d(cavity, CHEST_WALL_MM, g.spacing)
     y_front = float(g.axis_percentile(lungs, 1, 50.0))
-    out: dict[str, np.ndarray] = {}
+    cand: dict[str, np.ndarray] = {}
+    ml: dict[str, float] = {}
+    lat = lateral(g, x_mid)[:, 0, 0]  # > 0: the patient's right
     for sign, side in ((1, "right"), (-1, "left")):
-        lateral = ((xs - x_mid) * sign > 20.0) & ((xs - x_mid) * sign < 160.0)
+        beside = (lat * sign > 20.0) & (lat * sign < 160.0)
         zk = zone[0, 0, :]
-        b = bulge[lateral][:, zk]
+        b = bulge[beside][:, zk]
         if b.size == 0 or np.percentile(b[b > neg / 2], 95) < BREAST_MIN_PROTRUSION_MM - 10.0:
             continue
-        cols = (bulge > 0) & lateral[:, None] & zk[None, :]
+        cols = (bulge > 0) & beside[:, None] & zk[None, :]
         m = body & ~inner & ~abdomen & (y > y_front) & cols[:, None, :]
-        if m.sum() * g.voxel_ml() < BREAST_MIN_ML:
-            continue
-        lab, counts = components(m, 6)
-        counts[0] = 0
-        out[f"{side} breast"] = lab == int(np.argmax(counts))
-    return out
+        if m.any():
+            ml[side] = float(m.sum()) * g.voxel_ml()
+            lab, counts = components(m, 6)
+            counts[0] = 0
+            cand[side] = lab == int(np.argmax(counts))
+    # breasts come in pairs: once one side is clearly there, the other needs only half the volume
+    paired = any(v >= BREAST_MIN_ML for v in ml.values())
+    return {
+        f"{side} breast": m
+        for side, m in cand.items()
+        if ml[side] >= BREAST_MIN_ML or (paired and ml[side] >= BREAST_MIN_ML * BREAST_PAIR_FRACTION)
+    }
 
 
 def pleura_shell(g: WorkGrid, right: np.ndarray, left: np.ndarray, cavity: np.ndarray) -> np.ndarray:
