@@ -254,7 +254,9 @@ def print_summary(summary: BuildSummary, console: Any, out: Path) -> None:
     problems = [(f.volume, f.reason) for f in summary.failures]
     problems += [(i.volume or "-", f"{i.kind}: {i.reason} [{i.source}]") for i in summary.issues]
     if problems:
-        pt = Table("volume", "problem", title="problems")
+        pt = Table(title="problems")
+        pt.add_column("volume", overflow="fold")  # long names wrap, never end in an ellipsis
+        pt.add_column("problem", overflow="fold")
         for v, reason in problems[:200]:
             pt.add_row(escape(v), escape(reason))
         console.print(pt)

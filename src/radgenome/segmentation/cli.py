@@ -110,7 +110,9 @@ def register(app: typer.Typer) -> None:
             f"segment: {run.count('done')} done, {run.count('skipped')} skipped, {run.count('failed')} failed -> {out}"
         )
         if run.failed:
-            table = Table("case", "reason", title="failed cases", show_lines=False)
+            table = Table(title="failed cases", show_lines=False)
+            table.add_column("case", overflow="fold")  # a long path wraps, never ends in an ellipsis
+            table.add_column("reason", overflow="fold")
             for r in run.failed:
                 table.add_row(escape(r.case), escape(r.message))
             console.print(table)
