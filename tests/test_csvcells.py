@@ -38,3 +38,10 @@ def test_writers_escape_every_cell() -> None:
     for row in csv.reader(io.StringIO(buf.getvalue())):
         for cell in row:
             assert not is_formula_cell(cell), row
+
+
+@given(st.lists(st.one_of(st.text(), st.integers(), st.none(), st.floats(allow_nan=False))))
+def test_escape_row_is_escape_cell_on_every_cell(row: list[object]) -> None:
+    from radgenome.csvcells import escape_row
+
+    assert escape_row(row) == [escape_cell(v) for v in row]

@@ -2,11 +2,17 @@
 
 A reader (or a resumed build after ``kill -9``) sees either the old file or the whole new one, never half a
 file. Files get the usual permissions (``0o666`` minus the umask), not ``mkstemp``'s private ``0o600``.
+
+Temporary names are ``.<name>.<random>.tmp`` (:func:`temp_prefix`, :data:`TEMP_SUFFIX`); a write killed midway
+leaves one behind, which :func:`remove_stale_temps` removes (only safe while nobody else writes into the folder:
+a build does it under its output lock).
 """
 
 from __future__ import annotations
 
 import os
+import re
+import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,12 +29,41 @@ FILE_MODE = 0o666 & ~_umask()
 """Permissions of the files written here (what ``open()`` would give under the current umask)."""
 
 
+TEMP_SUFFIX = ".tmp"
+STALE_TEMP = re.compile(r"^\..+\.[A-Za-z0-9_]{8}\.tmp$")
+"""Names of the temporary files (and folders) of our atomic writes."""
+
+
+def temp_prefix(name: str) -> str:
+    """The ``mkstemp``/``mkdtemp`` prefix of a temporary file standing for ``name``."""
+    return f".{name}."
+
+
+def remove_stale_temps(folder: str | Path) -> list[Path]:
+    """Remove temporary files and folders left in ``folder`` by killed atomic writes; returns what was removed."""
+    removed: list[Path] = []
+    try:
+        entries = list(os.scandir(folder))
+    except (FileNotFoundError, NotADirectoryError):
+        return removed
+    for entry in entries:
+        if not STALE_TEMP.match(entry.name):
+            continue
+        path = Path(entry.path)
+        if entry.is_dir(follow_symlinks=False):
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+        removed.append(path)
+    return removed
+
+
 @contextmanager
 def atomic_path(path: str | Path, *, fsync: bool = False) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success it replaces ``path``, on error it is removed."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, name = tempfile.mkstemp(prefix=temp_prefix(path.name), suffix=TEMP_SUFFIX, dir=path.parent)
     os.close(fd)
     tmp = Path(name)
     try:

@@ -142,3 +142,20 @@ def test_stray_files_are_skipped(tmp_path: Path, phantom: np.ndarray) -> None:
     v = read_ct(tmp_path / "s")
     assert v.shape == phantom.shape
     assert any("skipped 1" in w for w in v.meta["warnings"])
+
+
+def test_a_series_above_the_voxel_limit_is_refused_before_its_pixels_are_decoded(
+    tmp_path: Path, phantom: np.ndarray, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pydicom.dataset
+
+    write_series(tmp_path / "s", phantom)
+    decoded: list[int] = []
+    original = pydicom.dataset.Dataset.pixel_array
+    monkeypatch.setattr(pydicom.dataset.Dataset, "pixel_array",
+                        property(lambda ds: decoded.append(1) or original.fget(ds)))  # type: ignore[attr-defined]
+    with pytest.raises(VolumeReadError, match=r"24x20x18 = 8,640 voxels, above the limit of 8,000"):
+        read_ct(tmp_path / "s", max_voxels=8_000)
+    assert decoded == []
+    assert read_ct(tmp_path / "s", max_voxels=8_640).hu.shape == (24, 20, 18)
+    assert len(decoded) == 18

@@ -18,10 +18,10 @@ def write(tmp_path: Path, body: str, encoding: str = "utf-8", bom: bool = False)
     return p
 
 
-def test_bom_and_any_volume_name(tmp_path: Path) -> None:
-    reports, errors = read_reports(write(tmp_path, "my-hospital/case 7,,,Heart normal.,\n", bom=True))
+def test_bom_and_any_safe_volume_name(tmp_path: Path) -> None:
+    reports, errors = read_reports(write(tmp_path, "MyHospital-case.7,,,Heart normal.,\n", bom=True))
     assert errors == []
-    assert reports[0].volume == "my-hospital/case 7"
+    assert reports[0].volume == "MyHospital-case.7"
     assert reports[0].findings == "Heart normal."
     assert reports[0].impressions == ""
 

@@ -68,7 +68,8 @@ def test_json_layout_is_the_documented_one() -> None:
     assert list(d["provenance"]) == ["text_backend", "text_version", "seg_backend", "seg_version", "seg_settings",
                                      "radgenome_version", "input_fingerprint", "report_row", "seg_warnings"]
     first = d["sentences"][0]
-    assert list(first) == ["section", "index", "text", "start", "end", "marker", "nodes", "grounding_confidence",
+    assert list(first) == ["section", "index", "text", "start", "end", "marker", "nodes", "node_paths",
+                           "grounding_confidence",
                            "polarity", "findings", "measurements", "flags", "backend"]
     text_only = CaseRecord(stem="x", split="train", analysis=_record().analysis)
     prov = json.loads(text_only.to_json())["provenance"]

@@ -109,3 +109,30 @@ def test_region_report_rows_match_the_truth_oracle(analysed) -> None:
             total += 1
             exact += rows.get(path) == text
     assert exact / total >= 0.9, f"{exact}/{total}"
+
+
+def test_size_kinds_match_the_truth(analysed) -> None:
+    bounded = 0
+    for synth, analysis in analysed:
+        ours = _by_text(analysis)
+        for truth in synth.truth.sentences:
+            sent = ours.get(truth.text)
+            if sent is None:
+                continue
+            found = sorted((round(m.largest_mm, 3), m.kind.value) for m in sent.measurements)
+            want = sorted((round(s.largest_mm, 3), s.kind) for s in truth.sizes)
+            assert found == want, truth.text
+            bounded += sum(s.kind != "measured" for s in truth.sizes)
+    assert bounded >= 3  # the oracle does write bounds ("not exceeding {size}")
+
+
+def test_multi_parent_and_airway_nodes_follow_the_conventions(analysed) -> None:
+    aorta = airway = 0
+    for synth, analysis in analysed:
+        rows = {path for _, path, _ in volume_rows(analysis)["region_report"] if path}
+        truth = set(region_sentences(synth))
+        if "mediastinum/aorta" in truth:
+            aorta += 1
+            assert "abdomen/abdomen/aorta" not in rows and "abdomen/abdomen/aorta" not in truth
+        airway += any(p.startswith("trachea and bronchie/bronchie") for p in truth)
+    assert aorta > 10 and airway > 10

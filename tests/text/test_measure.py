@@ -176,3 +176,33 @@ def test_real_reports_every_size_parsed(benchmarks_dir: Path) -> None:
     assert spotted > 1500
     assert skipped <= 2  # the one "1 cm2" area in the shared reports
     assert parsed == spotted - skipped
+
+
+# ------------------------------------------------------------------------------------------- size kinds
+@pytest.mark.parametrize(
+    ("sentence", "kinds"),
+    [
+        ("A 6 mm nodule.", {"6 mm": "measured"}),
+        ("Lymph nodes with a short axis not exceeding 1 cm are observed.", {"1 cm": "upper_bound"}),
+        ("Lymph nodes up to 5 mm.", {"5 mm": "measured"}),  # the largest found, as reports use it
+        ("A plunging nodule measuring up to 78 mm.", {"78 mm": "measured"}),
+        ("A mass with a maximum diameter of 25 mm.", {"25 mm": "measured"}),
+        ("Nodules whose size is at most 4 mm.", {"4 mm": "upper_bound"}),
+        ("There are short lymph nodes less than 1 cm in diameter.", {"1 cm": "upper_bound"}),
+        ("The size of the largest one does not exceed 7 mm in the short axis.", {"7 mm": "upper_bound"}),
+        ("Lymph nodes with a short diameter of less than 5 mm.", {"5 mm": "upper_bound"}),
+        ("Lymphadenopathies with a short diameter over 1 cm.", {"1 cm": "lower_bound"}),
+        ("Masses larger than 3 cm.", {"3 cm": "lower_bound"}),
+        ("A nodular lesion measuring 15 mm (8.5 mm in diameter in the previous examination).",
+         {"15 mm": "measured", "8.5 mm": "prior"}),
+        ("It was measured as 18 mm in the current examination, and 14 mm in the previous CT examination.",
+         {"18 mm": "measured", "14 mm": "prior"}),
+        ("In the previous CT examination, its size was measured as 18 mm.", {"18 mm": "prior"}),
+        ("The nodule, previously measuring 8 mm, now measures 12 mm.", {"8 mm": "prior", "12 mm": "measured"}),
+        ("The largest is regressed from 25 mm to 19 mm.", {"25 mm": "prior", "19 mm": "measured"}),
+        ("The lesion, which was not present in the previous examination, measures 12 mm.", {"12 mm": "measured"}),
+        ("Nodules less than 4, 5 and 7 mm.", {"4": "upper_bound", "5": "upper_bound", "7 mm": "upper_bound"}),
+    ],
+)
+def test_sizes_keep_their_kind(sentence: str, kinds: dict[str, str]) -> None:
+    assert {m.text: m.kind.value for m in parse_measurements(sentence)} == kinds

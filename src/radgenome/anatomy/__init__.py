@@ -8,6 +8,7 @@ from radgenome.anatomy.hierarchy import (
     load_hierarchy,
     path_sort_key,
 )
+from radgenome.anatomy.paths import choose_paths, expand_chosen, paths_of, sentence_paths
 from radgenome.anatomy.vocabulary import is_mask_name, mask_names
 
 __all__ = [
@@ -15,8 +16,12 @@ __all__ = [
     "TOP_LEVEL_REGIONS",
     "Hierarchy",
     "UnknownNodeError",
+    "choose_paths",
+    "expand_chosen",
     "is_mask_name",
     "load_hierarchy",
     "mask_names",
     "path_sort_key",
+    "paths_of",
+    "sentence_paths",
 ]

@@ -4,14 +4,12 @@ with their evidence sentences, volumes without a report, rows that could not be 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import jinja2
-
 from radgenome.atomic import atomic_path
 from radgenome.audit.tally import Tally, verdict_order
+from radgenome.dataset.report_html import template_environment
 
 VERDICT_COLOURS = {
     "contradicted": "#c4463a",
@@ -21,18 +19,6 @@ VERDICT_COLOURS = {
 }
 TOP_REASONS = 12
 LISTED_VOLUMES = 200
-
-
-def _environment() -> jinja2.Environment:
-    return jinja2.Environment(
-        loader=jinja2.FunctionLoader(
-            lambda name: resources.files("radgenome.audit").joinpath("data", name).read_text("utf-8")
-        ),
-        autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
-        trim_blocks=True,
-        lstrip_blocks=True,
-        undefined=jinja2.StrictUndefined,
-    )
 
 
 def _plots(summary: Mapping[str, Any]) -> dict[str, str | None]:
@@ -57,7 +43,7 @@ def _plots(summary: Mapping[str, Any]) -> dict[str, str | None]:
 
 def render_audit_html(summary: Mapping[str, Any], tally: Tally) -> str:
     order = verdict_order()
-    return _environment().get_template("audit.html.j2").render(
+    return template_environment("radgenome.audit").get_template("audit.html.j2").render(
         summary=summary,
         order=order,
         colours=VERDICT_COLOURS,

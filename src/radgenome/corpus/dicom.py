@@ -56,8 +56,11 @@ def _candidate_files(folder: Path) -> list[Path]:
     return files
 
 
-def read_dicom_series(folder: str | Path, *, series: SeriesPolicy = "error") -> DicomSeries:
-    """Read one CT series from ``folder`` (see module doc for the checks)."""
+def read_dicom_series(
+    folder: str | Path, *, series: SeriesPolicy = "error", max_voxels: int | None = None
+) -> DicomSeries:
+    """Read one CT series from ``folder`` (see module doc for the checks). ``max_voxels``: a series whose
+    rows x columns x slices exceed it is refused before any pixel data is decoded."""
     import pydicom
     from pydicom.errors import InvalidDicomError
 
@@ -145,6 +148,11 @@ def read_dicom_series(folder: str | Path, *, series: SeriesPolicy = "error") -> 
 
     row_spacing, col_spacing = (float(v) for v in chosen[0][1].PixelSpacing)
     rows, cols = int(chosen[0][1].Rows), int(chosen[0][1].Columns)
+    if max_voxels is not None and rows * cols * n > max_voxels:
+        raise DicomSeriesError(
+            f"{folder}: series declares {cols}x{rows}x{n} = {rows * cols * n:,} voxels, above the limit of "
+            f"{max_voxels:,} voxels (refused before decoding pixels)"
+        )
     volume = np.empty((cols, rows, n), dtype=np.float32)
     slopes: set[float] = set()
     intercepts: set[float] = set()

@@ -20,9 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from radgenome.corpus.files import not_regular_reason
 from radgenome.corpus.inputs import discover_inputs
 from radgenome.corpus.metadata import MetadataRow, read_metadata, volume_stem
-from radgenome.corpus.reports import ReportTableError, read_reports
+from radgenome.corpus.reports import ReportTableError, RowErrorKind, read_report_table
 from radgenome.model import CorpusIssue, IssueKind, Report
 
 Reconstructions = Literal["first", "all"]
@@ -45,6 +46,9 @@ class CaseInput:
     """Reports table the row comes from."""
     volume_path: Path | None = None
     metadata: MetadataRow | None = None
+    volume_anchor: Path | None = None
+    """The corpus folder the volume's path is stored relative to in the dataset (``volume_corpus_path``): the
+    CT-RATE ROOT given to the build, or the ``volumes`` folder the file was found under."""
 
 
 @dataclass
@@ -97,16 +101,42 @@ def ctrate_paths(root: Path) -> tuple[list[Path], list[Path], list[Path], list[P
     return reports, volumes, metadata, labels
 
 
-def find_volumes(roots: list[Path]) -> tuple[dict[str, Path], list[CorpusIssue]]:
-    """``{stem: path}`` of NIfTI files (recursive) and DICOM series folders under ``roots``."""
+@dataclass
+class VolumeFiles:
+    """The volumes found under some folders, by stem."""
+
+    paths: dict[str, Path] = field(default_factory=dict)
+    anchors: dict[str, Path] = field(default_factory=dict)
+    """The folder each volume was found under (see :attr:`CaseInput.volume_anchor`)."""
+    unusable: dict[str, str] = field(default_factory=dict)
+    """Stem -> why the entry named like that volume cannot be used (a FIFO, a folder, a dangling link)."""
+    issues: list[CorpusIssue] = field(default_factory=list)
+
+
+def find_volumes(roots: list[Path]) -> VolumeFiles:
+    """NIfTI files (recursive) and DICOM series folders under ``roots``, by stem, with the problems met."""
     cases, problems = discover_inputs(list(roots))
-    issues: list[CorpusIssue] = []
+    found = VolumeFiles()
     for p in problems:
         if "already used by" in p.message:
-            issues.append(CorpusIssue("duplicate_volume", volume_stem(Path(p.path).name), p.path, p.message))
+            found.issues.append(CorpusIssue("duplicate_volume", volume_stem(Path(p.path).name), p.path, p.message))
         else:
-            issues.append(CorpusIssue("unreadable_input", "", p.path, p.message))
-    return {c.stem: c.path for c in cases}, issues
+            found.issues.append(CorpusIssue("unreadable_input", p.stem, p.path, p.message))
+            if p.stem:
+                found.unusable.setdefault(p.stem, f"{p.path} is {p.message}")
+    for c in cases:
+        found.paths[c.stem] = c.path
+        if c.root is not None:
+            found.anchors[c.stem] = c.root
+    return found
+
+
+_ISSUE_OF: dict[RowErrorKind, IssueKind] = {
+    "duplicate": "duplicate_volume",
+    "invalid_name": "invalid_volume_name",
+    "unreadable": "unreadable_row",
+    "swallowed": "unreadable_row",
+}
 
 
 def _read_all_reports(files: list[Path]) -> tuple[list[tuple[Report, str]], list[CorpusIssue]]:
@@ -115,13 +145,16 @@ def _read_all_reports(files: list[Path]) -> tuple[list[tuple[Report, str]], list
     seen: dict[str, str] = {}
     for f in files:
         try:
-            reports, errors = read_reports(f)
+            table = read_report_table(f)
         except ReportTableError as exc:
             raise CorpusError(str(exc)) from exc
-        for e in errors:
-            kind: IssueKind = "duplicate_volume" if "duplicate VolumeName" in e.message else "unreadable_row"
-            issues.append(CorpusIssue(kind, e.volume, f"{f.name} row {e.row}", e.message))
-        for r in reports:
+        for e in table.errors:
+            where = f"{f.name} row {e.row}" + (f" line {e.line}" if e.line else "")
+            issues.append(CorpusIssue(_ISSUE_OF[e.kind], e.volume, where, e.message))
+        for w in table.warnings:
+            where = f"{f.name} row {w.row}" + (f" line {w.line}" if w.line else "")
+            issues.append(CorpusIssue("legacy_encoding", w.volume, where, w.message))
+        for r in table.reports:
             stem = volume_stem(r.volume)
             if stem in seen:
                 issues.append(
@@ -190,14 +223,18 @@ def discover_corpus(
         where = f" under {root}" if root is not None else ""
         raise CorpusError(f"no reports table found{where} (give a reports table or a CT-RATE root)")
     for f in r_files:
-        if not f.is_file():
-            raise CorpusError(f"{f}: reports table not found")
+        reason = not_regular_reason(f)
+        if reason is not None:
+            raise CorpusError(f"{f}: cannot read reports table: {reason}")
 
     rows, issues = _read_all_reports(r_files)
-    vol_paths: dict[str, Path] = {}
+    found = VolumeFiles()
     if not text_only and v_roots:
-        vol_paths, v_issues = find_volumes(v_roots)
-        issues.extend(v_issues)
+        found = find_volumes(v_roots)
+        issues.extend(found.issues)
+        if root is not None and not volumes:
+            found.anchors = dict.fromkeys(found.paths, Path(root))
+    vol_paths = found.paths
     meta: dict[str, MetadataRow] = {}
     for f in m_files:
         try:
@@ -224,13 +261,16 @@ def discover_corpus(
             where = ", ".join(str(v) for v in v_roots) or "no volume folder given"
             source = f"{Path(src).name} row {r.row}"
             reason = f"no volume {stem} in {where}"
+            if stem in found.unusable:
+                reason = f"no usable volume {stem}: {found.unusable[stem]}"
             if missing_volumes == "text":
                 issues.append(CorpusIssue("report_without_volume", r.volume, source, f"{reason}; built text-only"))
             else:
                 issues.append(CorpusIssue("report_without_volume", r.volume, source, reason))
                 continue
         used.add(stem)
-        cases.append(CaseInput(r.volume, stem, r, src, path, meta.get(stem)))
+        cases.append(CaseInput(r.volume, stem, r, src, path, meta.get(stem),
+                               found.anchors.get(stem) if path is not None else None))
     for stem in sorted(set(vol_paths) - used):
         issues.append(
             CorpusIssue("volume_without_report", stem, str(vol_paths[stem]), "no report row with this VolumeName")

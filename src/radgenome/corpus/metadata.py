@@ -17,6 +17,9 @@ from typing import Literal
 
 import numpy as np
 
+from radgenome.corpus.files import check_regular_file
+from radgenome.csvcells import unescape_cell
+
 IntensityKind = Literal["hu", "raw", "unknown"]
 
 
@@ -83,15 +86,20 @@ def parse_metadata_row(row: dict[str, str]) -> MetadataRow:
 
 
 def read_metadata(path: str | Path) -> dict[str, MetadataRow]:
-    """Read a CT-RATE metadata CSV into ``{stem: MetadataRow}`` (stems without ``.nii.gz``)."""
+    """Read a CT-RATE metadata CSV into ``{stem: MetadataRow}`` (stems without ``.nii.gz``).
+
+    The path is checked with ``stat`` first (a FIFO or folder raises :class:`~radgenome.corpus.files.InputFileError`,
+    a ``ValueError``); cells escaped by our own CSV writers are unescaped."""
     path = Path(path)
-    with path.open(newline="", encoding="utf-8") as fh:
+    check_regular_file(path, "metadata table")
+    with path.open(newline="", encoding="utf-8-sig") as fh:
         reader = csv.DictReader(fh)
         if reader.fieldnames is None or "VolumeName" not in reader.fieldnames:
             raise ValueError(f"{path}: metadata CSV needs a VolumeName column (got {reader.fieldnames})")
         out: dict[str, MetadataRow] = {}
         for raw in reader:
-            row = parse_metadata_row(raw)
+            cells = {k: unescape_cell(v) if isinstance(v, str) else v for k, v in raw.items()}
+            row = parse_metadata_row(cells)
             if row.volume_name:
                 out[volume_stem(row.volume_name)] = row
     return out

@@ -14,17 +14,24 @@
 from __future__ import annotations
 
 import math
-import zlib
+import struct
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from radgenome.corpus.dicom import DicomSeriesError, SeriesPolicy, looks_like_dicom_dir, read_dicom_series
+from radgenome.corpus.files import InputFileError, check_regular_file
 from radgenome.corpus.metadata import MetadataRow, classify_intensities, volume_stem
 from radgenome.model import CTVolume
 
 MIN_VOXELS_PER_AXIS = 16
+DEFAULT_MAX_VOXELS = 512 * 512 * 2048
+"""Largest volume read by default: 536,870,912 voxels (a 512x512 chest CT of 2,048 slices — CT-RATE's largest
+have under 1,000). A header declaring more is refused before any voxel is decompressed."""
+MAX_BYTES_PER_VOXEL = 4
+"""Voxel data may take at most ``4 * max_voxels`` bytes (2 GiB by default: float32 at the voxel limit)."""
 ANISOTROPY_WARN = 10.0
 ANISOTROPY_ERROR = 25.0
 _RAS = np.array([[0, 1], [1, 1], [2, 1]], dtype=float)
@@ -70,47 +77,178 @@ def _stem(path: Path) -> str:
     return volume_stem(path.name)
 
 
-def read_nifti_image(path: str | Path) -> Any:
-    """Load a NIfTI-1/2 image, decompressing gzip with isal. Raises :class:`VolumeReadError`."""
-    return _read_nifti(path)[0]
+def read_nifti_image(path: str | Path, *, max_voxels: int = DEFAULT_MAX_VOXELS) -> Any:
+    """Load a NIfTI-1/2 image, decompressing gzip with isal, within the size limits (see :func:`read_ct`).
+    Raises :class:`VolumeReadError`."""
+    return _read_nifti(path, max_voxels)[0]
 
 
-def _read_nifti(path: str | Path) -> tuple[Any, bytes]:
-    """(nibabel image, the uncompressed file bytes)."""
+@dataclass(frozen=True)
+class NiftiHeaderInfo:
+    """What a NIfTI header declares, read before any voxel data is decompressed."""
+
+    shape: tuple[int, ...]
+    dtype: np.dtype
+    offset: int
+    """Byte offset of the voxel data (``vox_offset``)."""
+    version: int = 1
+    """NIfTI-1 or NIfTI-2."""
+
+    @property
+    def voxels(self) -> int:
+        return math.prod(self.shape) if self.shape else 0
+
+    @property
+    def data_bytes(self) -> int:
+        return self.voxels * self.dtype.itemsize
+
+    def describe(self) -> str:
+        return f"{'x'.join(map(str, self.shape))} {self.dtype.name}"
+
+
+def parse_nifti_header(head: bytes, path: Path) -> NiftiHeaderInfo:
+    """The shape, voxel type and data offset a NIfTI-1/2 header declares (``head``: the file's first bytes).
+
+    Read with ``struct`` from the fields' fixed offsets (fast enough to check every label map of a resumed
+    build); the voxel type codes are nibabel's."""
+    from nibabel.nifti1 import data_type_codes
+
+    for size in (348, 540):
+        if len(head) < size:
+            continue
+        for endian in ("<", ">"):
+            if struct.unpack_from(f"{endian}i", head, 0)[0] != size:
+                continue
+            if size == 348:
+                dims = struct.unpack_from(f"{endian}8h", head, 40)
+                code = struct.unpack_from(f"{endian}h", head, 70)[0]
+                vox_offset = struct.unpack_from(f"{endian}f", head, 108)[0]
+                offset = int(vox_offset) if math.isfinite(vox_offset) else 0
+                magic = head[344:348]
+            else:
+                code = struct.unpack_from(f"{endian}h", head, 12)[0]
+                dims = struct.unpack_from(f"{endian}8q", head, 16)
+                offset = int(struct.unpack_from(f"{endian}q", head, 168)[0])
+                magic = head[4:8]
+            if magic not in (b"n+1\x00", b"ni1\x00", b"n+2\x00", b"ni2\x00"):
+                raise VolumeReadError(f"{path}: not a NIfTI image (bad magic {magic!r})")
+            ndim = dims[0]
+            if not 1 <= ndim <= 7:
+                raise VolumeReadError(f"{path}: not a NIfTI image (dim[0] = {ndim})")
+            shape = tuple(int(d) for d in dims[1 : ndim + 1])
+            if any(d < 0 for d in shape):
+                raise VolumeReadError(f"{path}: not a NIfTI image (negative dimension in {shape})")
+            try:
+                dtype = np.dtype(data_type_codes.dtype[code]).newbyteorder(endian)
+            except (KeyError, TypeError) as exc:
+                raise VolumeReadError(f"{path}: not a NIfTI image (unknown voxel type code {code})") from exc
+            return NiftiHeaderInfo(shape, dtype, max(offset, size + 4 if size == 348 else size),
+                                   1 if size == 348 else 2)
+    sizeof = struct.unpack("<i", head[:4])[0] if len(head) >= 4 else None
+    raise VolumeReadError(
+        f"{path}: not a NIfTI image (header of {len(head)} bytes, sizeof_hdr {sizeof}; expected 348 or 540)"
+    )
+
+
+def check_nifti_limits(info: NiftiHeaderInfo, path: Path, max_voxels: int) -> None:
+    """Refuse a header that declares more than ``max_voxels`` voxels or more than ``MAX_BYTES_PER_VOXEL`` bytes
+    per allowed voxel, before anything is decompressed."""
+    if info.voxels > max_voxels:
+        raise VolumeReadError(
+            f"{path}: header declares {info.describe()} = {info.voxels:,} voxels, above the limit of "
+            f"{max_voxels:,} voxels (refused before decompressing)"
+        )
+    max_bytes = max_voxels * MAX_BYTES_PER_VOXEL
+    if info.data_bytes > max_bytes:
+        raise VolumeReadError(
+            f"{path}: header declares {info.describe()} = {info.data_bytes:,} bytes of voxel data, above the limit "
+            f"of {max_bytes:,} bytes (refused before decompressing)"
+        )
+
+
+def _gunzip(raw: bytes, limit: int, path: Path) -> bytes:
+    """At most ``limit`` bytes of the (possibly multi-member) gzip stream ``raw``; never more, whatever it holds."""
+    from isal import isal_zlib
+
+    parts: list[bytes] = []
+    got = 0
+    data = raw
+    try:
+        while data and got < limit:
+            d = isal_zlib.decompressobj(wbits=31)
+            chunk = d.decompress(data, limit - got)
+            parts.append(chunk)
+            got += len(chunk)
+            if not d.eof:
+                break  # the limit was reached, or the stream is truncated (the caller checks the length)
+            data = d.unused_data.lstrip(b"\x00")
+    except Exception as exc:  # isal_zlib.error is not a zlib.error subclass
+        raise VolumeReadError(f"{path}: truncated or corrupt gzip data ({exc})") from exc
+    return parts[0] if len(parts) == 1 else b"".join(parts)
+
+
+def _read_nifti(path: str | Path, max_voxels: int = DEFAULT_MAX_VOXELS) -> tuple[Any, bytes]:
+    """(nibabel image, the uncompressed file bytes), refusing oversized or truncated data before reading it."""
     import nibabel as nib
-    from isal import igzip
+    from isal import isal_zlib
 
     path = Path(path)
     try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise VolumeReadError(f"{path}: cannot read file ({exc})") from exc
-    if not raw:
+        st = check_regular_file(path, "volume")
+    except InputFileError as exc:
+        raise VolumeReadError(str(exc)) from None
+    if st.st_size == 0:
         raise VolumeReadError(f"{path}: empty file")
-    if raw[:2] == b"\x1f\x8b":
+    max_file = max_voxels * MAX_BYTES_PER_VOXEL + (1 << 20)
+    try:
+        with path.open("rb") as fh:
+            magic = fh.read(2)
+            if magic == b"\x1f\x8b":
+                compressed = True
+                if st.st_size > max_file * 1.01:
+                    raise VolumeReadError(f"{path}: {st.st_size:,}-byte file, above the size limit for "
+                                          f"{max_voxels:,} voxels")
+                fh.seek(0)
+                raw = fh.read()
+            else:
+                compressed = False
+                fh.seek(0)
+                head = fh.read(540)
+    except OSError as exc:
+        raise VolumeReadError(f"{path}: cannot read file ({exc.strerror or exc})") from exc
+    if compressed:
         try:
-            raw = igzip.decompress(raw)
-        except (OSError, EOFError, ValueError, zlib.error) as exc:
+            head = isal_zlib.decompressobj(wbits=31).decompress(raw[: 1 << 16], 540)
+        except Exception as exc:
             raise VolumeReadError(f"{path}: truncated or corrupt gzip data ({exc})") from exc
-        except Exception as exc:  # isal_zlib.error is not a zlib.error subclass
-            raise VolumeReadError(f"{path}: truncated or corrupt gzip data ({exc})") from exc
+        if len(head) < 348:
+            raise VolumeReadError(f"{path}: truncated or corrupt gzip data (only {len(head)} bytes decompress, "
+                                  "less than a NIfTI header)")
     elif path.name.endswith(".gz"):
         raise VolumeReadError(f"{path}: named .gz but is not gzip data")
-    errors: list[str] = []
-    for cls in (nib.Nifti1Image, nib.Nifti2Image):
+    info = parse_nifti_header(head, path)
+    check_nifti_limits(info, path, max_voxels)
+    need = info.offset + info.data_bytes
+    if compressed:
+        raw = _gunzip(raw, need, path)
+        size = len(raw)
+    else:
+        size = st.st_size
+    if size < need:
+        raise VolumeReadError(
+            f"{path}: truncated NIfTI: header declares {info.describe()} = {info.data_bytes:,} data bytes, "
+            f"the {'decompressed ' if compressed else ''}file holds {max(size - info.offset, 0):,}"
+        )
+    if not compressed:
         try:
-            img = cls.from_bytes(raw)
-        except Exception as exc:  # nibabel raises HeaderDataError, ImageFileError, ValueError, ...
-            errors.append(f"{cls.__name__}: {exc}")
-            continue
-        expected = int(np.prod(img.shape)) * img.get_data_dtype().itemsize
-        offset = int(img.dataobj.offset)
-        if len(raw) < offset + expected:
-            raise VolumeReadError(
-                f"{path}: truncated NIfTI: header says {expected} data bytes, file holds {len(raw) - offset}"
-            )
-        return img, raw
-    raise VolumeReadError(f"{path}: not a NIfTI image ({'; '.join(errors)[:300]})")
+            raw = path.read_bytes()
+        except OSError as exc:
+            raise VolumeReadError(f"{path}: cannot read file ({exc.strerror or exc})") from exc
+    cls = nib.Nifti1Image if info.version == 1 else nib.Nifti2Image
+    try:
+        return cls.from_bytes(raw), raw
+    except Exception as exc:  # nibabel raises HeaderDataError, ImageFileError, ValueError, ...
+        raise VolumeReadError(f"{path}: not a NIfTI image ({cls.__name__}: {str(exc)[:300]})") from exc
 
 
 def _nifti_array(img: Any, raw: bytes, path: Path) -> tuple[np.ndarray, dict[str, Any]]:
@@ -271,12 +409,17 @@ def read_ct(
     *,
     min_voxels: int = MIN_VOXELS_PER_AXIS,
     dicom_series: SeriesPolicy = "error",
+    max_voxels: int = DEFAULT_MAX_VOXELS,
 ) -> CTVolume:
     """Read a CT (``.nii``/``.nii.gz`` file or DICOM series folder) as HU on a canonical RAS grid.
 
     ``metadata_row`` (CT-RATE metadata) is applied only when the volume holds raw stored values.
     ``min_voxels``: smaller extents along any axis are rejected as a tiny volume (lower it for slabs).
     ``dicom_series``: ``"error"`` on a folder with several series, or ``"largest"`` (pick one, warn).
+    ``max_voxels``: a header (NIfTI) or slice stack (DICOM) declaring more voxels, or more than
+    ``MAX_BYTES_PER_VOXEL`` bytes per allowed voxel, is refused before its data is decompressed; so is a file whose
+    data is shorter than its header declares. The path is checked with ``stat`` first: a FIFO, socket, device or
+    dangling link is refused without being opened.
     Raises :class:`VolumeReadError` naming the file and the problem.
     """
     path = Path(path)
@@ -285,7 +428,7 @@ def read_ct(
         if not looks_like_dicom_dir(path):
             raise VolumeReadError(f"{path}: folder holds no DICOM files")
         try:
-            series = read_dicom_series(path, series=dicom_series)
+            series = read_dicom_series(path, series=dicom_series, max_voxels=max_voxels)
         except DicomSeriesError as exc:
             raise VolumeReadError(str(exc)) from exc
         data, affine = series.array, series.affine
@@ -297,9 +440,7 @@ def read_ct(
             meta["metadata"] = "ignored for DICOM: RescaleSlope/Intercept come from the slices"
             metadata_row = None
     else:
-        if not path.exists():
-            raise VolumeReadError(f"{path}: no such file")
-        img, raw = _read_nifti(path)
+        img, raw = _read_nifti(path, max_voxels)
         data, info = _nifti_array(img, raw, path)
         meta.update({"format": "nifti", **info})
         header_scaled = bool(info["header_scaled"])

@@ -53,6 +53,9 @@ class FindingRow(BaseModel):
     """Measurements as written (``6x4 mm``, ``1.2 cm``)."""
     sizes_mm: list[float]
     """Largest dimension of each measurement, in mm."""
+    size_kinds: list[str]
+    """Kind of each measurement (``measured``, ``upper_bound``, ``lower_bound``, ``prior``): only ``measured``
+    sizes are the finding's current size."""
 
 
 class GroundedSentence(BaseModel):
@@ -82,6 +85,9 @@ class GroundedSentence(BaseModel):
     flags: list[str]
     """The sentence's own text flags plus the case flags raised on this sentence (``kind: detail``)."""
     volume_path: str | None
+    """The CT, relative to OUT (absolute only when no relative path exists)."""
+    volume_corpus_path: str | None = None
+    """The CT relative to the corpus folder it was found under (the loader's ``corpus_root`` re-anchors it)."""
     provenance: Provenance
 
     def row(self) -> dict[str, Any]:
@@ -120,6 +126,9 @@ class QAPair(BaseModel):
     sentence_indices: list[int]
     template_id: str
     volume_path: str | None
+    """The CT, relative to OUT (absolute only when no relative path exists)."""
+    volume_corpus_path: str | None = None
+    """The CT relative to the corpus folder it was found under (the loader's ``corpus_root`` re-anchors it)."""
     labelmap: str | None
     """The case's label map (None for a text-only case), whatever this question's mask status."""
     provenance: Provenance

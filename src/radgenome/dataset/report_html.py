@@ -15,10 +15,11 @@ from radgenome.model import BuildSummary, OutputLayout
 FIRST_FLAGS = 50
 
 
-def _environment() -> jinja2.Environment:
+def template_environment(package: str) -> jinja2.Environment:
+    """Autoescaping, strict Jinja2 templates from ``<package>/data/`` (the build's and the audit's HTML reports)."""
     return jinja2.Environment(
         loader=jinja2.FunctionLoader(
-            lambda name: resources.files("radgenome.dataset").joinpath("data", name).read_text("utf-8")
+            lambda name: resources.files(package).joinpath("data", name).read_text("utf-8")
         ),
         autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
         trim_blocks=True,
@@ -31,7 +32,7 @@ def render_report(out: Path, stats: ReportStats, summary: BuildSummary) -> str:
     from radgenome import __version__
     from radgenome.dataset.report_plots import all_plots
 
-    template = _environment().get_template("report.html.j2")
+    template = template_environment("radgenome.dataset").get_template("report.html.j2")
     return template.render(
         stats=stats,
         plots=all_plots(stats),

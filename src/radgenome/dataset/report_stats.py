@@ -122,7 +122,7 @@ class StatsCollector:
         sentences = grounded_sentences(rec.analysis)
         self.n_sentences += len(sentences)
         for s in sentences:
-            self.per_region.update({p for p in self.h.expand_paths(s.nodes) if "/" not in p})
+            self.per_region.update({p for p in s.expanded_paths() if "/" not in p})
         for path, content in contents.items():
             if "/" in path or not content.sentences:
                 continue

@@ -23,6 +23,7 @@ FINDING = pa.struct(
         ("attributes", _STRINGS),
         ("sizes", _STRINGS),
         ("sizes_mm", pa.list_(pa.float64())),
+        ("size_kinds", _STRINGS),
     ]
 )
 _PROVENANCE = [
@@ -54,6 +55,7 @@ SENTENCE_SCHEMA = pa.schema(
         ("findings", pa.list_(FINDING)),
         ("flags", _STRINGS),
         ("volume_path", pa.string()),
+        ("volume_corpus_path", pa.string()),
         *_PROVENANCE,
     ]
 )
@@ -77,6 +79,7 @@ QA_SCHEMA = pa.schema(
         ("sentence_indices", pa.list_(pa.int32())),
         ("template_id", pa.string()),
         ("volume_path", pa.string()),
+        ("volume_corpus_path", pa.string()),
         ("labelmap", pa.string()),
         ("mask_labelmap", pa.string()),
         ("mask_node", pa.string()),

@@ -19,6 +19,7 @@ _FINDING = pa.struct(
         ("nodes", pa.list_(pa.string())),
         ("attributes", pa.list_(pa.string())),
         ("sizes_mm", pa.list_(pa.float64())),
+        ("size_kinds", pa.list_(pa.string())),
     ]
 )
 _MEASUREMENT = pa.struct(
@@ -27,6 +28,7 @@ _MEASUREMENT = pa.struct(
         ("unit", pa.string()),
         ("values_mm", pa.list_(pa.float64())),
         ("largest_mm", pa.float64()),
+        ("kind", pa.string()),
     ]
 )
 SCHEMA = pa.schema(
@@ -55,7 +57,7 @@ SCHEMA = pa.schema(
 
 def _sentence_parts(s: Sentence, h: Hierarchy) -> tuple[object, ...]:
     return (
-        list(h.expand_paths(s.nodes)) if s.nodes else [],
+        list(s.expanded_paths()) if s.nodes else [],
         s.polarity.value if s.polarity else None,
         [
             {
@@ -64,11 +66,13 @@ def _sentence_parts(s: Sentence, h: Hierarchy) -> tuple[object, ...]:
                 "nodes": list(f.nodes),
                 "attributes": list(f.attributes),
                 "sizes_mm": [m.largest_mm for m in f.measurements],
+                "size_kinds": [m.kind.value for m in f.measurements],
             }
             for f in s.findings
         ],
         [
-            {"text": m.text, "unit": m.unit, "values_mm": list(m.values_mm), "largest_mm": m.largest_mm}
+            {"text": m.text, "unit": m.unit, "values_mm": list(m.values_mm), "largest_mm": m.largest_mm,
+             "kind": m.kind.value}
             for m in s.measurements
         ],
     )
@@ -81,7 +85,7 @@ def sentence_columns(
     h = load_hierarchy()
     prov = dict(provenance or {})
     # the rules' derived columns depend only on (text, nodes, section): CT-RATE repeats sentences a lot
-    memo: dict[tuple[str, tuple[str, ...], str], tuple[object, ...]] = {}
+    memo: dict[tuple[str, tuple[str, ...], tuple[str, ...], str], tuple[object, ...]] = {}
     sents: list[Sentence] = []
     versions: list[str] = []
     for analysis in analyses:
@@ -90,7 +94,7 @@ def sentence_columns(
     parts: list[tuple[object, ...]] = []
     for s in sents:
         if s.backend == "rules":
-            key = (s.text, s.nodes, s.section)
+            key = (s.text, s.nodes, s.node_paths, s.section)
             p = memo.get(key)
             if p is None:
                 p = memo[key] = _sentence_parts(s, h)

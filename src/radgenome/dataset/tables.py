@@ -6,13 +6,13 @@ same input yields byte-identical files.
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from radgenome.anatomy import Hierarchy, load_hierarchy, path_sort_key
+from radgenome.anatomy import Hierarchy, expand_chosen, load_hierarchy, path_sort_key
 from radgenome.atomic import atomic_path
+from radgenome.csvcells import SafeWriter
 from radgenome.model import Finding, OutputLayout, Polarity, ReportAnalysis, Section, Sentence
 from radgenome.text.labels import LABELS
 
@@ -56,11 +56,13 @@ class PathContent:
 
 
 def path_contents(analysis: ReportAnalysis, hierarchy: Hierarchy | None = None) -> dict[str, PathContent]:
-    """Per RadGenome path: its sentences (a sentence on a node appears at every ancestor) and findings."""
-    expand = (hierarchy or load_hierarchy()).expand_paths
+    """Per RadGenome path: its sentences (a sentence on a node appears at every ancestor) and findings.
+
+    Paths are the ones each sentence chose for its nodes (``Sentence.chosen_paths``: the thoracic aorta is
+    written under the mediastinum only)."""
     out: dict[str, PathContent] = {}
     for sent in grounded_sentences(analysis):
-        for path in expand(sent.nodes):
+        for path in sent.expanded_paths():
             content = out.get(path)
             if content is None:
                 content = out[path] = PathContent()
@@ -68,7 +70,7 @@ def path_contents(analysis: ReportAnalysis, hierarchy: Hierarchy | None = None) 
         for finding in sent.findings:
             absent = finding.polarity is Polarity.ABSENT
             present = finding.polarity is Polarity.PRESENT
-            for path in expand(finding.nodes or sent.nodes):
+            for path in _finding_paths(sent, finding):
                 content = out.get(path)
                 if content is None:
                     content = out[path] = PathContent()
@@ -79,6 +81,13 @@ def path_contents(analysis: ReportAnalysis, hierarchy: Hierarchy | None = None) 
                     if present:
                         content.present.append(finding)
     return {p: out[p] for p in sorted(out, key=path_sort_key)}
+
+
+def _finding_paths(sent: Sentence, finding: Finding) -> tuple[str, ...]:
+    """The paths a finding is written under: its nodes placed as its sentence places them, with ancestors."""
+    if not finding.nodes or finding.nodes == sent.nodes:
+        return sent.expanded_paths()
+    return expand_chosen(p for n in finding.nodes for p in sent.paths_of(n))
 
 
 def _phrases(findings: list[Finding]) -> str:
@@ -113,10 +122,11 @@ def volume_rows(
             presence.append((vol, path, _phrases(content.absent), "No."))
         seen: set[int] = set()
         for finding in content.stated:
-            if finding.measurements and id(finding) not in seen:
+            measured = finding.measured  # bounds ("up to 5 mm") and earlier sizes do not answer its size
+            if measured and id(finding) not in seen:
                 seen.add(id(finding))
-                sizes = ", ".join(m.text for m in finding.measurements)
-                largest = max(m.largest_mm for m in finding.measurements)
+                sizes = ", ".join(m.text for m in measured)
+                largest = max(m.largest_mm for m in measured)
                 size.append((vol, path, finding.phrase, sizes, f"{largest:g}"))
     return {
         "region_report": region,
@@ -130,9 +140,12 @@ def volume_rows(
 
 
 def write_csv_atomic(path: Path, header: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
-    """Write a CSV through a temporary file in the same folder, then rename (no half-written files)."""
+    """Write a CSV through a temporary file in the same folder, then rename (no half-written files).
+
+    Every cell goes through :func:`radgenome.csvcells.escape_cell`: a cell starting with ``=``, ``+``, ``-``,
+    ``@``, tab or CR gets a leading ``'`` so a spreadsheet never executes it (our readers undo it)."""
     with atomic_path(path) as tmp, tmp.open("w", encoding="utf-8", newline="") as fh:
-        writer = csv.writer(fh, lineterminator="\n")
+        writer = SafeWriter(fh, lineterminator="\n")
         writer.writerow(header)
         writer.writerows(rows)
 
@@ -150,10 +163,14 @@ class RadGenomeTables:
         hierarchy: Hierarchy | None = None,
         contents: dict[str, PathContent] | None = None,
     ) -> None:
-        split = split_of(analysis.volume, self.default_split)
+        self.add_rows(analysis.volume, volume_rows(analysis, hierarchy, contents))
+
+    def add_rows(self, volume: str, rows: dict[str, list[tuple[object, ...]]]) -> None:
+        """Add one volume's :func:`volume_rows` (made by the caller)."""
+        split = split_of(volume, self.default_split)
         tables = self.by_split.setdefault(split, {name: [] for name in TABLE_COLUMNS})
-        for name, rows in volume_rows(analysis, hierarchy, contents).items():
-            tables[name].extend(rows)
+        for name, table_rows in rows.items():
+            tables[name].extend(table_rows)
 
     def write(self, out_dir: Path) -> dict[str, Path]:
         """Write ``{split}_{table}.csv`` for every split present; returns the written paths by file name."""

@@ -8,6 +8,12 @@ Arrays are on the CT's canonical RAS grid (:func:`radgenome.corpus.volume.read_c
 2 -> S; the label map (stored on the input's own grid) is reoriented the same way, so image and mask always
 share shape and affine. A label map written in SAT space (``--space sat``) keeps its grid and the CT is resampled
 onto it.
+
+Paths: the tables store the CT relative to OUT (``volume_path``, e.g. ``../corpus/dataset/.../x.nii.gz``) and
+relative to the corpus folder it was found under (``volume_corpus_path``), and label maps relative to OUT. So the
+loader works from any working folder, and after OUT and its corpus move together; when only OUT moves (another
+machine, another disk), ``corpus_root`` names where the corpus now lives (the folder that was given to the build
+as CT-RATE ROOT, or as ``--volumes``) and every CT is re-anchored there.
 """
 
 from __future__ import annotations
@@ -44,6 +50,8 @@ class RadGenomeDataset:
             ``mask=None`` when none does (``mask_status`` says why).
         kinds: QA kinds to keep (``abnormality``, ``location``, ``presence``, ``size``, ``disorders``).
             Case-level ``disorders`` questions have no region: their ``mask`` is None and they never raise.
+        corpus_root: where the build's corpus lives now, when it moved (see the module doc); None: the CT paths
+            are used as stored (relative to OUT).
 
     A row whose CT or label map file is missing raises ``FileNotFoundError`` (always).
     """
@@ -59,6 +67,7 @@ class RadGenomeDataset:
         *,
         allow_missing_masks: bool = False,
         kinds: Sequence[str] | None = None,
+        corpus_root: str | Path | None = None,
     ) -> None:
         import pyarrow.parquet as pq
 
@@ -70,6 +79,7 @@ class RadGenomeDataset:
         self.margin_mm = float(margin_mm)
         self.transform = transform
         self.allow_missing_masks = allow_missing_masks
+        self.corpus_root = Path(corpus_root) if corpus_root is not None else None
         path = self.out_dir / TABLE_FILES[table]
         if not path.exists():
             raise FileNotFoundError(f"{path}: no {table} table (run `radgenome build` first)")
@@ -102,9 +112,10 @@ class RadGenomeDataset:
         key = (str(row["volume_path"]), row.get("labelmap"))
         if self._cache is not None and self._cache[0] == key:
             return self._cache[1]
-        ct_path = OutputLayout(self.out_dir).resolve(str(row["volume_path"]))
+        ct_path = self.ct_path(row)
         if not ct_path.exists():
-            raise FileNotFoundError(f"{row['volume']}: CT volume {ct_path} is missing")
+            hint = "" if self.corpus_root is not None else " (moved the corpus? pass corpus_root=)"
+            raise FileNotFoundError(f"{row['volume']}: CT volume {ct_path} is missing{hint}")
         ct = read_ct(ct_path)
         hu, affine = np.asarray(ct.hu, dtype=np.float32), np.asarray(ct.affine, dtype=np.float64)
         seg = None
@@ -121,6 +132,18 @@ class RadGenomeDataset:
         value = (hu, affine, seg)
         self._cache = (key, value)
         return value
+
+    def ct_path(self, row: dict[str, Any]) -> Path:
+        """Where the row's CT is: re-anchored under ``corpus_root`` when given, else as stored (relative to OUT)."""
+        if self.corpus_root is not None:
+            rel = row.get("volume_corpus_path")
+            if not rel:
+                raise FileNotFoundError(
+                    f"{row['volume']}: the table stores no path relative to the corpus (volume_corpus_path); "
+                    "rebuild it with this version to re-anchor a moved corpus"
+                )
+            return self.corpus_root / rel if not Path(rel).is_absolute() else Path(rel)
+        return OutputLayout(self.out_dir).resolve(str(row["volume_path"]))
 
     def _refs(self, row: dict[str, Any]) -> list[tuple[str, str]]:
         """(node, status) of every mask the row refers to (empty for case-level questions)."""

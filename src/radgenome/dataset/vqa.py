@@ -7,7 +7,8 @@ Kinds (``data/vqa_templates.toml`` holds several phrasings each):
 - ``location``: per stated finding phrase — the readable names of the regions it is grounded to.
 - ``presence``: per (finding, region) the report states — ``Yes`` for present findings, ``No`` for stated
   negatives. Unstated findings never produce a question; uncertain ones and contradictions are skipped.
-- ``size``: per measured stated finding and region — the size as written, with mm when written otherwise.
+- ``size``: per measured stated finding and region — the size as written, with mm when written otherwise (only
+  current measured sizes: a bound such as "not exceeding 1 cm" or an earlier examination's size is no answer).
 - ``disorders``: per volume — the case-level diagnoses, or ``no findings``.
 
 Region-level kinds except ``location`` also get a ``given_region`` variant (the region's mask is an input)
@@ -186,6 +187,7 @@ class _Ctx:
                 sentence_indices=sorted(set(sentences)),
                 template_id=template.id,
                 volume_path=self.rec.volume_path,
+                volume_corpus_path=self.rec.volume_corpus_path,
                 labelmap=self.rec.masks.labelmap,
                 provenance=self.prov,
             )
@@ -199,10 +201,11 @@ class _Ctx:
             self.add(kind, "given_region", path=path, node=node, mask=mask, **fields)
 
 
-def _finding_nodes(sent: Sentence) -> Iterator[tuple[str, Any]]:
+def _finding_nodes(sent: Sentence) -> Iterator[tuple[str, str, Any]]:
+    """(node, its path as the sentence places it, finding) for every node of every finding."""
     for finding in sent.findings:
         for node in finding.nodes or sent.nodes:
-            yield node, finding
+            yield node, sent.paths_of(node)[0], finding
 
 
 def _abnormality(ctx: _Ctx, contents: dict[str, PathContent]) -> None:
@@ -225,18 +228,18 @@ def _abnormality(ctx: _Ctx, contents: dict[str, PathContent]) -> None:
 
 
 def _location(ctx: _Ctx, sentences: list[Sentence]) -> None:
-    where: dict[str, tuple[list[str], list[int]]] = {}
+    where: dict[str, tuple[list[str], list[str], list[int]]] = {}
     for sent in sentences:
-        for node, finding in _finding_nodes(sent):
+        for node, path, finding in _finding_nodes(sent):
             if finding.polarity is Polarity.ABSENT:
                 continue
-            nodes, idx = where.setdefault(finding.phrase, ([], []))
+            nodes, paths, idx = where.setdefault(finding.phrase, ([], [], []))
             if node not in nodes:
                 nodes.append(node)
+                paths.append(path)
             idx.append(sent.index)
     conj = ctx.templates.answers["and"]
-    for phrase, (nodes, idx) in where.items():
-        paths = [ctx.h.paths(n)[0] for n in nodes]
+    for phrase, (nodes, paths, idx) in where.items():
         names = list(dict.fromkeys(readable_region(p) for p in paths))
         ctx.add(
             "location",
@@ -252,41 +255,42 @@ def _location(ctx: _Ctx, sentences: list[Sentence]) -> None:
 
 
 def _presence(ctx: _Ctx, sentences: list[Sentence]) -> None:
-    stated: dict[tuple[str, str], tuple[set[Polarity], list[int]]] = {}
+    stated: dict[tuple[str, str], tuple[str, set[Polarity], list[int]]] = {}
     for sent in sentences:
-        for node, finding in _finding_nodes(sent):
+        for node, path, finding in _finding_nodes(sent):
             if finding.polarity not in (Polarity.PRESENT, Polarity.ABSENT):
                 continue
-            pols, idx = stated.setdefault((node, finding.phrase), (set(), []))
+            _, pols, idx = stated.setdefault((node, finding.phrase), (path, set(), []))
             pols.add(finding.polarity)
             idx.append(sent.index)
     answers = ctx.templates.answers
-    for (node, phrase), (pols, idx) in stated.items():
+    for (node, phrase), (path, pols, idx) in stated.items():
         if len(pols) != 1:
             continue  # the report contradicts itself: no reliable answer
         answer = answers["yes"] if Polarity.PRESENT in pols else answers["no"]
-        ctx.add_region("presence", path=ctx.h.paths(node)[0], node=node, answer=answer, finding=phrase, sentences=idx)
+        ctx.add_region("presence", path=path, node=node, answer=answer, finding=phrase, sentences=idx)
 
 
 def _size(ctx: _Ctx, sentences: list[Sentence]) -> None:
     done: set[tuple[str, str, str]] = set()
     for sent in sentences:
-        for node, finding in _finding_nodes(sent):
-            if finding.polarity is Polarity.ABSENT or not finding.measurements:
+        for node, path, finding in _finding_nodes(sent):
+            measured = finding.measured  # only current measured sizes answer "what is the size of ..."
+            if finding.polarity is Polarity.ABSENT or not measured:
                 continue
-            answer = size_text(finding.measurements)
+            answer = size_text(measured)
             key = (node, finding.phrase, answer)
             if key in done:
                 continue
             done.add(key)
             ctx.add_region(
                 "size",
-                path=ctx.h.paths(node)[0],
+                path=path,
                 node=node,
                 answer=answer,
                 finding=finding.phrase,
                 sentences=[sent.index],
-                size_mm=max(m.largest_mm for m in finding.measurements),
+                size_mm=max(m.largest_mm for m in measured),
             )
 
 

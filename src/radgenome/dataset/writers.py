@@ -16,7 +16,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,12 +25,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from radgenome.anatomy import Hierarchy, load_hierarchy
-from radgenome.atomic import FILE_MODE
+from radgenome.atomic import FILE_MODE, TEMP_SUFFIX, temp_prefix
 from radgenome.dataset.mask_refs import MaskResolver, read_case_sidecar
 from radgenome.dataset.records import FindingRow, GroundedSentence
 from radgenome.dataset.report_stats import StatsCollector
 from radgenome.dataset.schemas import QA_SCHEMA, SENTENCE_SCHEMA
-from radgenome.dataset.tables import RadGenomeTables, grounded_sentences, path_contents, split_of
+from radgenome.dataset.tables import RadGenomeTables, grounded_sentences, path_contents, split_of, volume_rows
 from radgenome.dataset.vqa import case_qa_pairs, provenance_of
 from radgenome.model import CaseRecord, OutputLayout
 
@@ -66,8 +66,8 @@ def case_sentences(rec: CaseRecord, masks: MaskResolver, *, split: str, hierarch
                 end=s.end,
                 in_region_report=s.index in in_report,
                 nodes=list(s.nodes),
-                node_paths=[p for n in s.nodes for p in hierarchy.paths(n)],
-                paths=list(hierarchy.expand_paths(s.nodes)),
+                node_paths=list(s.chosen_paths()),
+                paths=list(s.expanded_paths()),
                 masks=[masks.ref(n) for n in s.nodes],
                 labelmap=rec.masks.labelmap,
                 polarity=s.polarity.value if s.polarity else None,
@@ -80,11 +80,13 @@ def case_sentences(rec: CaseRecord, masks: MaskResolver, *, split: str, hierarch
                         attributes=list(f.attributes),
                         sizes=[m.text for m in f.measurements],
                         sizes_mm=[m.largest_mm for m in f.measurements],
+                        size_kinds=[m.kind.value for m in f.measurements],
                     )
                     for f in s.findings
                 ],
                 flags=[*s.flags, *case_flags.get(s.index, [])],
                 volume_path=rec.volume_path,
+                volume_corpus_path=rec.volume_corpus_path,
                 provenance=prov,
             )
         )
@@ -102,7 +104,7 @@ class ParquetStream:
     def __init__(self, path: Path, schema: pa.Schema, row_group: int = ROW_GROUP_ROWS) -> None:
         self.path, self.schema, self.row_group = Path(path), schema, row_group
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=self.path.parent)
+        fd, tmp = tempfile.mkstemp(prefix=temp_prefix(self.path.name), suffix=TEMP_SUFFIX, dir=self.path.parent)
         os.close(fd)
         self.tmp = Path(tmp)
         self._writer = pq.ParquetWriter(self.tmp, schema, compression="zstd")
@@ -190,7 +192,7 @@ def write_layout(out: Path, rec: CaseRecord, sidecar: dict[str, Any] | None = No
     labelmap, affine = read_labelmap(nii)
     labels = {int(k): str(v) for k, v in sidecar.get("labels", {}).items()}
     sat, sat_affine = _sat_labels(layout, rec, labelmap, affine, sidecar)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=layout.root))
+    tmp = Path(tempfile.mkdtemp(prefix=temp_prefix(target.name), suffix=TEMP_SUFFIX, dir=layout.root))
     try:
         write_radgenome_layout(sat, sat_affine, labels, tmp)
         info = {"labelmap": rec.masks.labelmap, "labelmap_signature": signature, "space": "sat"}
@@ -212,6 +214,10 @@ class Finalized:
     outputs: dict[str, Path]
     """Written paths keyed by their path relative to OUT."""
     stats: StatsCollector
+    failures: dict[str, tuple[str, str]] = field(default_factory=dict)
+    """Stem -> (stage, reason) of the records that could not be finalised: ``dataset`` (its rows could not be made:
+    the record is left out of every table) or ``layout`` (its RadGenome mask layout could not be written: its rows
+    are in the tables). One bad record never stops the others."""
 
 
 def finalize_build(
@@ -231,23 +237,38 @@ def finalize_build(
     layout = OutputLayout(out)
     h = load_hierarchy()
     written: dict[str, Path] = {}
+    failures: dict[str, tuple[str, str]] = {}
     tables = RadGenomeTables(default_split)
     stats = StatsCollector(hierarchy=h)
     sentences = ParquetStream(layout.grounded_sentences, SENTENCE_SCHEMA)
     qa = ParquetStream(layout.qa_pairs, QA_SCHEMA)
     try:
         for rec in records:
-            sidecar = read_case_sidecar(layout, rec)
-            masks = MaskResolver(rec, sidecar)
-            contents = path_contents(rec.analysis, h)
-            split = split_of(rec.volume, default_split)
-            qa_rows = case_qa_pairs(rec, masks, split=split, seed=seed, hierarchy=h, contents=contents)
-            sentences.add(row.row() for row in case_sentences(rec, masks, split=split, hierarchy=h))
-            qa.add(row.row() for row in qa_rows)
-            tables.add(rec.analysis, h, contents)
+            try:  # every row of the record is made before any is added: a record is in all tables or in none
+                sidecar = read_case_sidecar(layout, rec)
+                masks = MaskResolver(rec, sidecar)
+                contents = path_contents(rec.analysis, h)
+                split = split_of(rec.volume, default_split)
+                qa_rows = case_qa_pairs(rec, masks, split=split, seed=seed, hierarchy=h, contents=contents)
+                sentence_rows = [row.row() for row in case_sentences(rec, masks, split=split, hierarchy=h)]
+                qa_dicts = [row.row() for row in qa_rows]
+                table_rows = volume_rows(rec.analysis, h, contents)
+            except Exception as exc:  # a bug on one odd record must not stop the dataset
+                log.error("%s: left out of the dataset: %s: %s", rec.stem, type(exc).__name__, exc)
+                failures[rec.stem] = ("dataset", f"rows could not be made ({type(exc).__name__}: {exc})")
+                continue
+            sentences.add(sentence_rows)
+            qa.add(qa_dicts)
+            tables.add_rows(rec.volume, table_rows)
             stats.add(rec, contents, sidecar, qa_rows)
             if radgenome_layout:
-                target = write_layout(layout.root, rec, sidecar)
+                try:
+                    target = write_layout(layout.root, rec, sidecar)
+                except Exception as exc:  # its rows stay: only the optional mask layout is missing
+                    log.error("%s: RadGenome layout not written: %s: %s", rec.stem, type(exc).__name__, exc)
+                    failures[rec.stem] = ("layout", f"RadGenome mask layout not written ({type(exc).__name__}: "
+                                                    f"{exc})")
+                    continue
                 if target is not None:
                     written[target.name] = target
         csvs = tables.write(layout.tables_dir)
@@ -261,4 +282,4 @@ def finalize_build(
     outputs[OutputLayout.GROUNDED_SENTENCES] = layout.grounded_sentences
     outputs[OutputLayout.QA_PAIRS] = layout.qa_pairs
     outputs.update(written)
-    return Finalized(outputs, stats)
+    return Finalized(outputs, stats, failures)

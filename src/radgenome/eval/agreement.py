@@ -15,7 +15,6 @@ backend_b``; list cells are JSON), which the review app loads.
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 from collections import Counter
@@ -25,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from radgenome.anatomy import TOP_LEVEL_REGIONS, UnknownNodeError, load_hierarchy
+from radgenome.csvcells import SafeDictWriter
 from radgenome.model import OutputLayout
 
 __all__ = [
@@ -301,6 +301,6 @@ def compare(a: dict[Key, SentenceRow], b: dict[Key, SentenceRow]) -> AgreementRe
 def write_queue(rows: Sequence[dict[str, Any]], out: Path) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     with out.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(QUEUE_COLUMNS))
+        writer = SafeDictWriter(fh, fieldnames=list(QUEUE_COLUMNS))
         writer.writeheader()
         writer.writerows(rows)

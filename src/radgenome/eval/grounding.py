@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from radgenome.csvcells import unescape_cell
 from radgenome.model import OutputLayout
 from radgenome.text.sentences import split_sentences
 
@@ -80,11 +81,16 @@ class GroundingScore:
         return self._prf(c["tp"], c["fp"], c["fn"])
 
 
+def unescape_row(row: dict[str, str]) -> dict[str, str]:
+    """A CSV row as our writers meant it: the formula-escaping quote of :mod:`radgenome.csvcells` removed."""
+    return {k: unescape_cell(v) if isinstance(v, str) else v for k, v in row.items()}
+
+
 def read_region_rows(path: Path, levels: str = "top") -> dict[tuple[str, str], list[str]]:
     """(volume, region) -> normalised sentences, from a ``Volumename,Anatomy,Sentence`` CSV."""
     out: dict[tuple[str, str], list[str]] = defaultdict(list)
     with path.open(newline="", encoding="utf-8-sig") as fh:
-        for row in csv.DictReader(fh):
+        for row in map(unescape_row, csv.DictReader(fh)):
             anatomy = (row.get("Anatomy") or "").strip()
             if not anatomy or (levels == "top" and "/" in anatomy):
                 continue

@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from radgenome.eval.grounding import unescape_row
 from radgenome.text.labels import LABELS, extract_labels
 
 __all__ = ["LabelScore", "LabelScores", "evaluate_labels", "read_label_rows", "score_labels"]
@@ -127,7 +128,7 @@ def score_labels(
 def read_label_rows(path: Path) -> list[dict[str, str]]:
     """Rows of a labels CSV (BOM tolerated)."""
     with path.open(newline="", encoding="utf-8-sig") as fh:
-        return list(csv.DictReader(fh))
+        return [unescape_row(r) for r in csv.DictReader(fh)]
 
 
 def _check_columns(rows: list[dict[str, str]], path: Path, need: Sequence[str]) -> list[str]:

@@ -31,7 +31,8 @@ _POST = re.compile(
     r"(?:observed|detected|seen|present|noted|identified|visualized|found|evaluated)\b"
 )
 _PSEUDO = re.compile(
-    r"\bno (?:significant |marked |obvious )?(?:size )?(?:change|changes|difference|progression|increase|regression)\b"
+    r"\bno (?:significant |marked |obvious )?(?:(?:size|dimensional|structural|morphological)(?: and| or|,)? )*"
+    r"(?:change|changes|difference|progression|increase|regression)\b"
     r"|\bnot only\b|\bno longer\b|\bnon[- ]?specific\b|\bno distinction\b"
     r"|\bnot (?:observed|seen|detected|present|noted|visible) (?:in|on|at) (?:the )?(?:previous|prior|last)\b"
 )

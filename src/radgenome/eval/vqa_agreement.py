@@ -19,7 +19,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from radgenome.eval.grounding import normalise_volume
+from radgenome.eval.grounding import normalise_volume, unescape_row
 from radgenome.model import OutputLayout
 from radgenome.text.measure import parse_measurements
 
@@ -28,7 +28,7 @@ NO_FINDINGS = "no findings"
 
 def _rows(path: Path) -> list[dict[str, str]]:
     with path.open(newline="", encoding="utf-8-sig") as fh:
-        return list(csv.DictReader(fh))
+        return [unescape_row(r) for r in csv.DictReader(fh)]
 
 
 def _find(folder: Path, suffix: str) -> Path | None:

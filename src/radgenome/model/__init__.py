@@ -1,7 +1,7 @@
 """The types every layer shares (the bottom of the package: it imports only ``anatomy`` and ``atomic``).
 
 - reports and their analysis (``model.report``): :class:`Report`, :class:`Section`, :class:`Sentence`,
-  :class:`Finding`, :class:`Measurement`, :class:`Polarity`, :class:`ReportAnalysis`;
+  :class:`Finding`, :class:`Measurement`, :class:`SizeKind`, :class:`Polarity`, :class:`ReportAnalysis`;
 - imaging (``model.imaging``): :class:`CTVolume`, :class:`Segmentation`, :class:`StructureInfo`;
 - the per-case record and its JSON (``model.record``): :class:`CaseRecord`, :class:`MaskLink`, :class:`MaskRef`,
   :class:`CaseFlag`, :class:`CaseProvenance`, :func:`read_record`, :func:`write_record`;
@@ -23,7 +23,16 @@ from radgenome.model.record import (
     read_record,
     write_record,
 )
-from radgenome.model.report import Finding, Measurement, Polarity, Report, ReportAnalysis, Section, Sentence
+from radgenome.model.report import (
+    Finding,
+    Measurement,
+    Polarity,
+    Report,
+    ReportAnalysis,
+    Section,
+    Sentence,
+    SizeKind,
+)
 from radgenome.model.summary import STAGES, BuildSummary, CaseFailure, CorpusIssue, IssueKind
 
 __all__ = [
@@ -50,6 +59,7 @@ __all__ = [
     "Section",
     "Segmentation",
     "Sentence",
+    "SizeKind",
     "StructureInfo",
     "read_record",
     "write_record",

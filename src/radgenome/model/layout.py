@@ -9,6 +9,11 @@ A build (ARCHITECTURE §1.4)::
     OUT/cases/<stem>.json                           the per-case record
     OUT/report.html, manifest.sqlite, build.log, summary.json
     OUT/seg_<stem>/<name>.nii.gz                    optional RadGenome (SAT-space) mask layout
+    OUT/.radgenome.lock                             the output lock of a running build (pid, host, start)
+
+Paths stored in records and tables are relative to OUT (:meth:`OutputLayout.ref`: ``masks/<stem>.nii.gz``, and the
+CT as ``../corpus/dataset/.../<stem>.nii.gz``), so a build reads the same from any working folder and survives being
+moved together with its corpus; :meth:`OutputLayout.resolve` turns them back into paths.
 
 ``radgenome text`` writes ``OUT/radgenome_files/`` and ``OUT/sentences.parquet`` (+ ``text_run.json``); with an
 LLM text backend, ``text`` and ``build`` also keep ``OUT/llm_log.jsonl`` (one JSON line per question asked);
@@ -17,6 +22,7 @@ LLM text backend, ``text`` and ``build`` also keep ``OUT/llm_log.jsonl`` (one JS
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -41,6 +47,7 @@ class OutputLayout:
     MANIFEST: ClassVar[str] = "manifest.sqlite"
     REPORT: ClassVar[str] = "report.html"
     BUILD_LOG: ClassVar[str] = "build.log"
+    LOCK: ClassVar[str] = ".radgenome.lock"
     SEG_PREFIX: ClassVar[str] = "seg_"
     LABELMAP_SUFFIX: ClassVar[str] = ".nii.gz"
     SIDECAR_SUFFIX: ClassVar[str] = ".json"
@@ -148,6 +155,30 @@ class OutputLayout:
     @property
     def build_log(self) -> Path:
         return self.root / self.BUILD_LOG
+
+    @property
+    def lock(self) -> Path:
+        return self.root / self.LOCK
+
+    def ref(self, path: str | Path) -> str:
+        """``path`` as records and tables store it: relative to OUT in POSIX form (``../corpus/x.nii.gz``), computed
+        from both resolved paths so a build started from any folder, by a relative or an absolute OUT, stores the
+        same string; absolute only when no relative path exists (another drive)."""
+        target = Path(path).resolve()
+        try:
+            return Path(os.path.relpath(target, self.root.resolve())).as_posix()
+        except ValueError:
+            return target.as_posix()
+
+    @staticmethod
+    def corpus_ref(path: str | Path, anchor: str | Path) -> str:
+        """``path`` relative to the corpus folder ``anchor`` it was found under (POSIX; absolute when it lies
+        outside it): what a loader needs to re-anchor a moved corpus."""
+        target, base = Path(path).resolve(), Path(anchor).resolve()
+        try:
+            return target.relative_to(base).as_posix()
+        except ValueError:
+            return target.as_posix()
 
     def resolve(self, ref: str | Path) -> Path:
         """A path stored in a record: absolute as is; relative to OUT when it exists there, else to the cwd."""

@@ -8,9 +8,9 @@ a case's analysis goes from the text stage to the tables without a conversion; :
 
 JSON (``schema_version`` 1)::
 
-    {"schema_version": 1, "volume", "stem", "split", "volume_path",
+    {"schema_version": 1, "volume", "stem", "split", "volume_path", ["volume_corpus_path"],
      "report": {volume, findings, impressions, clinical, technique, row},
-     "sentences": [{section, index, text, start, end, marker, nodes, grounding_confidence, polarity,
+     "sentences": [{section, index, text, start, end, marker, nodes, node_paths, grounding_confidence, polarity,
                     findings: [{phrase, polarity, nodes, attributes, measurements}], measurements, flags, backend}],
      "disorders", "labels", "masks": {labelmap, sidecar, backend, version, settings},
      "node_masks": {node: {node, status, voxels, structures}},
@@ -31,7 +31,16 @@ from pathlib import Path
 from typing import Any, Literal, get_args
 
 from radgenome.atomic import atomic_write_bytes
-from radgenome.model.report import Finding, Measurement, Polarity, Report, ReportAnalysis, Section, Sentence
+from radgenome.model.report import (
+    Finding,
+    Measurement,
+    Polarity,
+    Report,
+    ReportAnalysis,
+    Section,
+    Sentence,
+    SizeKind,
+)
 
 SCHEMA_VERSION = 1
 
@@ -159,6 +168,9 @@ class CaseRecord:
     timings: dict[str, float] = field(default_factory=dict)
     """Seconds per stage: load, segment, text, link, write."""
     schema_version: int = SCHEMA_VERSION
+    volume_corpus_path: str | None = None
+    """The CT's path relative to the corpus folder it was found under (the CT-RATE root, or the volumes folder):
+    with a new corpus root it finds the CT of a moved corpus. ``volume_path`` itself is relative to OUT."""
 
     @property
     def volume(self) -> str:
@@ -190,6 +202,7 @@ class CaseRecord:
             "stem": self.stem,
             "split": self.split,
             "volume_path": self.volume_path,
+            **({"volume_corpus_path": self.volume_corpus_path} if self.volume_corpus_path is not None else {}),
             "report": _report_dict(a.report),
             "sentences": [_sentence_dict(s) for s in a.sentences],
             "disorders": list(a.disorders),
@@ -232,6 +245,7 @@ class CaseRecord:
             flags=[CaseFlag(**f) for f in d.get("flags", [])],
             provenance=CaseProvenance(**prov),
             timings={str(k): float(v) for k, v in (d.get("timings") or {}).items()},
+            volume_corpus_path=d.get("volume_corpus_path"),
         )
 
     @classmethod
@@ -283,6 +297,7 @@ def _measurement_dict(m: Measurement) -> dict[str, Any]:
         "largest_mm": m.largest_mm,
         "start": m.start,
         "end": m.end,
+        "kind": m.kind.value,
     }
 
 
@@ -295,6 +310,7 @@ def _measurement(d: dict[str, Any]) -> Measurement:
         largest_mm=d["largest_mm"],
         start=d["start"],
         end=d["end"],
+        kind=SizeKind(d.get("kind", SizeKind.MEASURED)),
     )
 
 
@@ -308,6 +324,7 @@ def _sentence_dict(s: Sentence) -> dict[str, Any]:
         "end": s.end,
         "marker": s.marker,
         "nodes": list(s.nodes),
+        "node_paths": list(s.chosen_paths()),
         "grounding_confidence": s.grounding_confidence,
         "polarity": polarity.value if polarity else None,
         "findings": [
@@ -336,6 +353,7 @@ def _sentence(volume: str, d: dict[str, Any]) -> Sentence:
         end=d["end"],
         marker=d.get("marker", ""),
         nodes=tuple(d["nodes"]),
+        node_paths=tuple(d.get("node_paths", ())),
         grounding_confidence=d["grounding_confidence"],
         findings=[
             Finding(

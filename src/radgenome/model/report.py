@@ -48,6 +48,19 @@ class Report:
         }[section]
 
 
+class SizeKind(StrEnum):
+    """What a written size says about the finding now."""
+
+    MEASURED = "measured"
+    """A current size, as measured ("a 6 mm nodule", "measuring 12x8 mm")."""
+    UPPER_BOUND = "upper_bound"
+    """At most this size ("a short axis not exceeding 1 cm", "up to 5 mm", "less than 1 cm")."""
+    LOWER_BOUND = "lower_bound"
+    """At least this size ("more than 2 cm", "exceeding 10 mm")."""
+    PRIOR = "prior"
+    """A size from an earlier examination ("(8.5 mm in diameter in the previous examination)", "from 8 mm")."""
+
+
 @dataclass(slots=True)
 class Measurement:
     """A size written in the text, normalised to millimetres."""
@@ -62,6 +75,9 @@ class Measurement:
     start: int
     end: int
     """Character span in the sentence."""
+    kind: SizeKind = SizeKind.MEASURED
+    """Only ``measured`` sizes answer "what is the size of ..." (VQA size rows, ``size_mm``); bounds and earlier
+    sizes are kept as written with their kind."""
 
 
 @dataclass(slots=True)
@@ -76,6 +92,11 @@ class Finding:
     measurements: tuple[Measurement, ...] = ()
     attributes: tuple[str, ...] = ()
     """Hedging / comparison / change words, e.g. ``regressed``, ``compared to the previous examination``."""
+
+    @property
+    def measured(self) -> tuple[Measurement, ...]:
+        """The current measured sizes (no bounds, no earlier examination's sizes): what answers its size."""
+        return tuple(m for m in self.measurements if m.kind is SizeKind.MEASURED)
 
 
 @dataclass(slots=True)
@@ -92,6 +113,11 @@ class Sentence:
     """Character span of ``text`` in the section's (cleaned) text."""
     nodes: tuple[str, ...] = ()
     """Finest anatomical nodes the sentence is about (``others`` when none of the regions)."""
+    node_paths: tuple[str, ...] = ()
+    """The RadGenome paths chosen for ``nodes`` in this sentence, in node order: every path of a node, except that a
+    node with parents under two top-level regions (``aorta``) keeps only the region its qualifier names
+    (:func:`radgenome.anatomy.choose_paths`). Empty: not recorded (older records, other backends) — read the
+    choice through :meth:`chosen_paths`, which makes it from the text then."""
     grounding_confidence: float = 1.0
     findings: list[Finding] = field(default_factory=list)
     measurements: tuple[Measurement, ...] = ()
@@ -99,6 +125,27 @@ class Sentence:
     """A list marker that preceded the sentence (``1.``, ``-``) and is not part of ``text``."""
     flags: tuple[str, ...] = ()
     backend: str = "rules"
+
+    def chosen_paths(self) -> tuple[str, ...]:
+        """The RadGenome paths of ``nodes`` in this sentence, in node order: the recorded ``node_paths`` of each
+        node, else (not recorded, or a node changed since, e.g. by a reviewer) the choice made from the text."""
+        if not self.nodes:
+            return ()
+        from radgenome.anatomy.paths import resolve_paths
+
+        return resolve_paths(tuple(self.nodes), tuple(self.node_paths), self.text)
+
+    def paths_of(self, node: str) -> tuple[str, ...]:
+        """The paths of one node (of the sentence or of one of its findings) as this sentence places it."""
+        from radgenome.anatomy import paths_of
+
+        return paths_of(node, self.chosen_paths(), self.text)
+
+    def expanded_paths(self) -> tuple[str, ...]:
+        """The chosen paths and every ancestor path: the region-report rows this sentence appears in."""
+        from radgenome.anatomy.paths import expand_chosen
+
+        return expand_chosen(self.chosen_paths())
 
     @property
     def polarity(self) -> Polarity | None:
@@ -141,9 +188,6 @@ class ReportAnalysis:
         return [s for s in self.sentences if s.section == section]
 
     def __repr__(self) -> str:
-        from radgenome.anatomy import load_hierarchy
-
-        h = load_hierarchy()
         disorders = ", ".join(self.disorders) or "none"
         lines = [
             f"<ReportAnalysis {self.volume!r} ({self.backend}): {len(self.sentences)} sentences, "
@@ -151,11 +195,16 @@ class ReportAnalysis:
         ]
         for s in self.sentences:
             lines.append(f"  [{s.index}] {s.section.value}: {s.text!r}")
-            paths = [p for n in s.nodes for p in (h.paths(n) if n in h else (n,))]
+            try:
+                paths = list(s.chosen_paths())
+            except KeyError:  # a node outside the hierarchy: show it as it is
+                paths = list(s.nodes)
             if paths:
                 lines.append(f"      {', '.join(paths)}")
             for f in s.findings:
-                sizes = ", ".join(m.text for m in f.measurements)
+                sizes = ", ".join(
+                    m.text if m.kind is SizeKind.MEASURED else f"{m.text}: {m.kind}" for m in f.measurements
+                )
                 lines.append(f"      {_MARK[f.polarity]} {f.phrase}" + (f" ({sizes})" if sizes else ""))
         return "\n".join(lines)
 

@@ -13,7 +13,11 @@ IssueKind = Literal[
     "unreadable_row",
     "unreadable_input",
     "unreadable_metadata",
+    "invalid_volume_name",
+    "legacy_encoding",
 ]
+"""``legacy_encoding``: a reports row that was not valid UTF-8 and was decoded as Windows-1252 (it is built; the
+issue is a notice). ``invalid_volume_name``: a VolumeName outside the safe pattern (the row is not built)."""
 
 STAGES: tuple[str, ...] = ("load", "segment", "text", "link", "write")
 """The stages of one case, in order (per-case timings use these keys)."""
@@ -83,6 +87,9 @@ class BuildSummary:
     exit_code: int = 0
     """0 every case built; 3 some case failed, some report could not be built (each listed) or the text
     backend's run fell short (``text_problem``)."""
+    notices: list[str] = field(default_factory=list)
+    """What the build found and repaired on its way (a corrupt manifest moved aside, stale temporary files
+    removed, finished cases whose outputs failed their check and were rebuilt)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -106,6 +113,7 @@ class BuildSummary:
             "text_stats": dict(self.text_stats),
             "text_problem": self.text_problem,
             "exit_code": self.exit_code,
+            "notices": list(self.notices),
         }
 
     def to_json(self) -> str:

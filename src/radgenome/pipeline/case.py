@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from radgenome.corpus.metadata import MetadataRow
+from radgenome.corpus.volume import DEFAULT_MAX_VOXELS
 from radgenome.model import STAGES, OutputLayout, Report, ReportAnalysis
 
 __all__ = ["STAGES", "BuildSettings", "CaseError", "CaseJob", "CaseOutcome", "run_case"]
@@ -71,6 +72,11 @@ class CaseJob:
     """Why the batched backend could not analyse the report (the case fails at its text stage)."""
     text_seconds: float = 0.0
     """This case's share of the coordinating process's text time."""
+    volume_anchor: Path | None = None
+    """The corpus folder the volume was found under (its record stores the path relative to it too)."""
+    max_voxels: int = DEFAULT_MAX_VOXELS
+    """Volumes declaring more voxels are refused before decompressing (not part of the fingerprint: it changes
+    which cases can be read, never what a read case yields)."""
 
     def fingerprint(self) -> str:
         """Report text hash + volume path/size/mtime + settings hash."""
@@ -167,7 +173,8 @@ def _run(job: CaseJob, timings: dict[str, float]) -> CaseOutcome:
     t = time.perf_counter()
     if not settings.text_only and job.volume_path is not None:
         try:
-            volume = read_ct(job.volume_path, job.metadata, min_voxels=settings.min_voxels)
+            volume = read_ct(job.volume_path, job.metadata, min_voxels=settings.min_voxels,
+                             max_voxels=job.max_voxels)
         except (VolumeReadError, OSError, ValueError, EOFError) as exc:
             raise CaseError("load", f"{job.volume_path.name}: {exc}") from exc
     timings["load"] = time.perf_counter() - t
@@ -225,7 +232,11 @@ def _run(job: CaseJob, timings: dict[str, float]) -> CaseOutcome:
         stem=job.stem,
         split=split_of(job.volume, settings.default_split),
         analysis=analysis,
-        volume_path=str(job.volume_path) if job.volume_path is not None else None,
+        volume_path=layout.ref(job.volume_path) if job.volume_path is not None else None,
+        volume_corpus_path=(
+            layout.corpus_ref(job.volume_path, job.volume_anchor)
+            if job.volume_path is not None and job.volume_anchor is not None else None
+        ),
         masks=masks,
         node_masks=node_masks,
         flags=flags,

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from radgenome.corpus.volume import DEFAULT_MAX_VOXELS
 from radgenome.text.cli import TextBackendChoice, text_backend_options
 
 if TYPE_CHECKING:
@@ -83,6 +84,10 @@ def register(app: typer.Typer) -> None:
             list[str] | None, typer.Option(help="Extra backend option KEY=VALUE; repeatable.")
         ] = None,
         no_progress: Annotated[bool, typer.Option("--no-progress", help="No progress bar.")] = False,
+        max_voxels: Annotated[
+            int, typer.Option(help="Refuse (per case, before decompressing) volumes declaring more voxels; "
+                                   f"default {DEFAULT_MAX_VOXELS:,} = 512x512x2048.")
+        ] = DEFAULT_MAX_VOXELS,
         *,
         text_backend: TextBackendChoice,
     ) -> None:
@@ -114,6 +119,7 @@ def register(app: typer.Typer) -> None:
             space=space, radgenome_layout=radgenome_layout,  # type: ignore[arg-type]
             reconstructions=reconstructions, split=split, text_only=text_only,  # type: ignore[arg-type]
             missing_volumes=missing_volumes, force=force, seed=seed,  # type: ignore[arg-type]
+            max_voxels=max_voxels,
         )
         raise typer.Exit(_run(opts, progress=not no_progress).exit_code)
 
@@ -163,8 +169,8 @@ def _run(opts: BuildOptions, *, progress: bool) -> BuildSummary:
         with _RichProgress(console, enabled=progress) as bar:
             summary = run_build(opts, bar)
     except BuildError as exc:
-        console.print(f"[red]fatal:[/red] {exc}")
-        raise typer.Exit(EXIT_FATAL) from exc
+        typer.echo(f"fatal: {exc}", err=True)
+        raise typer.Exit(EXIT_FATAL) from None
     except KeyboardInterrupt:
         console.print("[yellow]interrupted:[/yellow] finished cases are kept; run the same command again to resume")
         raise typer.Exit(EXIT_INTERRUPTED) from None
@@ -214,6 +220,7 @@ class _RichProgress:
 
 
 def print_summary(summary: BuildSummary, console: Any, out: Path) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
     from radgenome.model import OutputLayout
@@ -224,6 +231,8 @@ def print_summary(summary: BuildSummary, console: Any, out: Path) -> None:
     t.add_row("cases failed", str(summary.failed))
     t.add_row("reports without volumes", str(len(summary.reports_without_volumes)))
     t.add_row("volumes without reports", str(len(summary.volumes_without_reports)))
+    if summary.skipped_reconstructions:
+        t.add_row("later reconstructions left out", f"{summary.skipped_reconstructions} (named in the build log)")
     other = [i for i in summary.issues if i.kind not in ("report_without_volume", "volume_without_report")]
     t.add_row("other corpus issues", str(len(other)))
     t.add_row("mask status (grounded nodes)", ", ".join(f"{k} {v}" for k, v in summary.mask_status.items()))
@@ -236,16 +245,20 @@ def print_summary(summary: BuildSummary, console: Any, out: Path) -> None:
 
         t.add_row("text backend (LLM)", llm_line(summary.text_stats))
     console.print(t)
-    if summary.text_problem:
-        from radgenome.text.cli import say
+    from radgenome.text.cli import say
 
+    for notice in summary.notices:
+        say(console, "note", "cyan", notice)
+    if summary.text_problem:
         say(console, "text backend fell short", "red", summary.text_problem)
     problems = [(f.volume, f.reason) for f in summary.failures]
     problems += [(i.volume or "-", f"{i.kind}: {i.reason} [{i.source}]") for i in summary.issues]
     if problems:
-        pt = Table("volume", "problem", title="problems")
+        pt = Table(title="problems")
+        pt.add_column("volume", overflow="fold")  # long names wrap, never end in an ellipsis
+        pt.add_column("problem", overflow="fold")
         for v, reason in problems[:200]:
-            pt.add_row(v, reason)
+            pt.add_row(escape(v), escape(reason))
         console.print(pt)
         if len(problems) > 200:
             layout = OutputLayout(out)

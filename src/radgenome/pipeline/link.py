@@ -302,12 +302,10 @@ def link_case(analysis: ReportAnalysis, info: LabelInfo | None) -> tuple[dict[st
                     detail=f"text says {node!r}: its mask is empty while {other!r} is present",
                 ))
         for f in s.findings:
-            if f.polarity != Polarity.PRESENT or not f.measurements:
+            sizes = [m.largest_mm for m in f.measured if m.largest_mm is not None]  # no bounds, no earlier sizes
+            if f.polarity != Polarity.PRESENT or not sizes:
                 continue
-            size = max(m.largest_mm for m in f.measurements if m.largest_mm is not None) \
-                if any(m.largest_mm is not None for m in f.measurements) else None
-            if size is None:
-                continue
+            size = max(sizes)
             for node in f.nodes:
                 link = node_masks.get(node)
                 if link is None or link.status != "ok":

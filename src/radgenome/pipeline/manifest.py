@@ -2,17 +2,20 @@
 
 Table ``cases``: stem, volume, volume path, status (``pending``/``running``/``done``/``failed``, or ``skipped``
 for a case of an earlier run that is no longer in the corpus — its record is then not used), reason, input
-fingerprint, started/finished (UTC ISO), seconds per stage. Table ``issues``: corpus problems of the last run
-(reports without volumes, volumes without reports, duplicates, unreadable rows). Table ``runs``: one row per
-invocation.
+fingerprint, started/finished (UTC ISO), seconds per stage, and the byte sizes of the case's finished outputs
+(``sizes``: JSON ``{"record": n, "labelmap": n, "sidecar": n}``, checked when a resumed build skips a case).
+Table ``issues``: corpus problems of the last run (reports without volumes, volumes without reports,
+duplicates, unreadable rows). Table ``runs``: one row per invocation.
 
 The manifest mirrors the truth held by the case records: a case is ``done`` only after
 ``OUT/cases/<stem>.json`` is atomically in place, and a resumed build trusts a record whose stored fingerprint
-matches even when a kill -9 came between the record and the manifest update.
+matches even when a kill -9 came between the record and the manifest update. Since the records hold the truth,
+a manifest that is not a readable SQLite database is moved aside (:func:`open_manifest`) and a new one is made.
 """
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -31,7 +34,8 @@ CREATE TABLE IF NOT EXISTS cases (
     fingerprint TEXT NOT NULL DEFAULT '',
     started TEXT,
     finished TEXT,
-    {", ".join(f"seconds_{s} REAL" for s in STAGES)}
+    {", ".join(f"seconds_{s} REAL" for s in STAGES)},
+    sizes TEXT
 );
 CREATE TABLE IF NOT EXISTS issues (
     kind TEXT NOT NULL,
@@ -56,9 +60,25 @@ class Manifest:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self.db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+        try:
+            self._setup()
+        except BaseException:
+            self.db.close()
+            raise
+
+    def _setup(self) -> None:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(_SCHEMA)
+        columns = {row[1] for row in self.db.execute("PRAGMA table_info(cases)")}
+        if "sizes" not in columns:  # a manifest of an earlier version
+            self.db.execute("ALTER TABLE cases ADD COLUMN sizes TEXT")
+
+    def check(self) -> None:
+        """Raise ``sqlite3.DatabaseError`` unless SQLite's quick integrity check passes."""
+        result = self.db.execute("PRAGMA quick_check").fetchone()
+        if not result or result[0] != "ok":
+            raise sqlite3.DatabaseError(f"integrity check failed: {result[0] if result else 'no answer'}")
 
     def close(self) -> None:
         self.db.close()
@@ -106,6 +126,20 @@ class Manifest:
             vals,
         )
 
+    def sizes(self, stem: str) -> dict[str, int] | None:
+        """The output sizes recorded when the case finished (None when unknown)."""
+        row = self.db.execute("SELECT sizes FROM cases WHERE stem=?", (stem,)).fetchone()
+        if not row or not row[0]:
+            return None
+        try:
+            data = json.loads(row[0])
+        except ValueError:
+            return None
+        return {str(k): int(v) for k, v in data.items()} if isinstance(data, dict) else None
+
+    def set_sizes(self, stem: str, sizes: dict[str, int]) -> None:
+        self.db.execute("UPDATE cases SET sizes=? WHERE stem=?", (json.dumps(sizes, sort_keys=True), stem))
+
     def retire_others(self, stems: Iterable[str]) -> int:
         """Mark cases of earlier runs that are not in this run's corpus ``skipped``; returns how many."""
         keep = list(stems)
@@ -140,3 +174,31 @@ class Manifest:
         cur = self.db.execute("SELECT * FROM cases ORDER BY stem")
         names = [d[0] for d in cur.description]
         return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+
+
+def open_manifest(path: Path) -> tuple[Manifest, str | None]:
+    """Open the manifest; one that is not a readable SQLite database is renamed ``<name>.corrupt-<UTC time>``
+    (with its ``-wal``/``-shm`` files) and replaced by a new one. Returns the manifest and a notice naming the
+    moved file (None when nothing was wrong)."""
+    path = Path(path)
+    manifest: Manifest | None = None
+    try:
+        manifest = Manifest(path)
+        manifest.check()
+        return manifest, None
+    except sqlite3.OperationalError:  # cannot open, locked, read-only, disk I/O error: not the file's fault
+        if manifest is not None:
+            manifest.close()
+        raise
+    except sqlite3.DatabaseError as exc:  # not a database, malformed image, failed integrity check
+        if manifest is not None:
+            manifest.close()
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        moved = path.with_name(f"{path.name}.corrupt-{stamp}")
+        path.replace(moved)
+        for suffix in ("-wal", "-shm"):
+            side = path.with_name(path.name + suffix)
+            if side.exists():
+                side.replace(moved.with_name(moved.name + suffix))
+        notice = f"{path}: not a readable manifest ({exc}); moved to {moved.name} and rebuilt from the case records"
+        return Manifest(path), notice

@@ -12,14 +12,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from radgenome.corpus.reports import RowError, read_reports
+from radgenome.atomic import atomic_write_text
+from radgenome.corpus.reports import ReportTableError, RowError, RowWarning, read_report_table
 from radgenome.dataset.sentences_parquet import write_sentences_parquet
 from radgenome.dataset.tables import write_radgenome_tables
-from radgenome.model import OutputLayout, ReportAnalysis
+from radgenome.model import OutputLayout, Report, ReportAnalysis
 from radgenome.text.base import OK, Progress, RunVerdict, TextBackend, TextFailure
 from radgenome.text.registry import get_text_backend
 
 log = logging.getLogger(__name__)
+
+EMPTY_REPORT = "empty report (no findings and no impressions text)"
 
 
 @dataclass
@@ -28,10 +31,13 @@ class TextRun:
 
     analyses: list[ReportAnalysis]
     row_errors: list[RowError]
+    """Rows not used: unreadable, swallowed, unsafe or duplicate VolumeNames (by stem), empty reports."""
     failed: list[TextFailure] = field(default_factory=list)
     """Reports the backend could not analyse."""
     provenance: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
+    row_warnings: list[RowWarning] = field(default_factory=list)
+    """Rows used after a fallback (decoded as Windows-1252)."""
     verdict: RunVerdict = OK
     """How the backend's run went as a whole: not ``ok`` when an LLM backend answered too few of the sentences
     sent to it or aborted (the outputs are written all the same, the affected sentences flagged)."""
@@ -72,11 +78,16 @@ def run_text(
     :class:`~radgenome.corpus.reports.ReportTableError` when the table itself is unusable and
     :class:`~radgenome.text.base.TextBackendError` when the backend cannot be built or cannot work (an LLM
     server that fails its preflight); a row or report that cannot be used is listed in the result and the others
-    go on. ``KeyboardInterrupt`` propagates (nothing is written; the LLM answer cache keeps what came back).
+    go on. As in a build, two rows with the same stem (``X.nii.gz`` and ``X``) are a duplicate (the first wins)
+    and a report with neither findings nor impression text is a row error, not a case without findings.
+    ``KeyboardInterrupt`` propagates (nothing is written; the LLM answer cache keeps what came back).
     """
     started = time.perf_counter()
     with gc_paused():
-        reports, row_errors = read_reports(reports_csv)
+        table = read_report_table(reports_csv)
+        if not table.reports and not table.errors:
+            raise ReportTableError(f"{reports_csv}: no reports (the table has a header but no rows)")
+        reports, row_errors = _non_empty(table.reports, list(table.errors))
         layout = OutputLayout(out)
         engine = get_text_backend(backend, **(backend_options or {})) if isinstance(backend, str) else backend
         try:
@@ -98,9 +109,22 @@ def run_text(
         write_radgenome_tables(analyses, layout.tables_dir, default_split=split)
         write_sentences_parquet(analyses, layout.sentences, provenance)
         log_path = layout.llm_log if layout.llm_log.exists() else None
-        run = TextRun(analyses, row_errors, failed, provenance, time.perf_counter() - started, verdict, log_path)
+        run = TextRun(analyses, row_errors, failed, provenance, time.perf_counter() - started,
+                      row_warnings=list(table.warnings), verdict=verdict, log=log_path)
         _write_run_log(run, reports_csv, layout)
         return run
+
+
+def _non_empty(reports: list[Report], errors: list[RowError]) -> tuple[list[Report], list[RowError]]:
+    """The reports with findings or impression text; the others become row errors (in row order)."""
+    kept: list[Report] = []
+    for r in reports:
+        if r.findings.strip() or r.impressions.strip():
+            kept.append(r)
+        else:
+            errors.append(RowError(r.row, r.volume, EMPTY_REPORT))
+    errors.sort(key=lambda e: e.row)
+    return kept, errors
 
 
 def _write_run_log(run: TextRun, reports_csv: Path, layout: OutputLayout) -> None:
@@ -109,6 +133,7 @@ def _write_run_log(run: TextRun, reports_csv: Path, layout: OutputLayout) -> Non
         "reports": len(run.analyses),
         "sentences": sum(len(a.sentences) for a in run.analyses),
         "row_errors": [str(e) for e in run.row_errors],
+        "row_warnings": [str(w) for w in run.row_warnings],
         "failed": [{"volume": f.volume, "reason": f.reason} for f in run.failed],
         "provenance": run.provenance,
         "backend_ok": run.verdict.ok,
@@ -116,4 +141,4 @@ def _write_run_log(run: TextRun, reports_csv: Path, layout: OutputLayout) -> Non
         "llm_log": str(run.log) if run.log is not None else None,
         "seconds": round(run.seconds, 3),
     }
-    layout.text_run.write_text(json.dumps(info, indent=1) + "\n", encoding="utf-8")
+    atomic_write_text(layout.text_run, json.dumps(info, indent=1) + "\n")

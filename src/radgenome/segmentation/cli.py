@@ -40,6 +40,10 @@ def register(app: typer.Typer) -> None:
         dicom_series: Annotated[str, typer.Option(help="Folder with several DICOM series: error | largest.")] = "error",
         min_size: Annotated[int, typer.Option(help="Reject volumes with fewer voxels along an axis.")] = 16,
         force: Annotated[bool, typer.Option(help="Redo cases whose outputs exist.")] = False,
+        max_voxels: Annotated[
+            int, typer.Option(help="Refuse (per case, before decompressing) volumes declaring more voxels; "
+                                   "default 536,870,912 = 512x512x2048.")
+        ] = 512 * 512 * 2048,
     ) -> None:
         """Segment CT volumes into one label map + JSON sidecar per volume."""
         from radgenome.segmentation.run import run_segment
@@ -68,6 +72,7 @@ def register(app: typer.Typer) -> None:
                 "vision_backbone": sat_backbone,
             }
         from rich.console import Console
+        from rich.markup import escape
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
         from rich.table import Table
 
@@ -96,17 +101,20 @@ def register(app: typer.Typer) -> None:
                     dicom_series=dicom_series,  # type: ignore[arg-type]
                     layout=layout,
                     progress=progress,
+                    max_voxels=max_voxels,
                 )
         except SegmentRunError as exc:
-            console.print(f"[red]fatal:[/red] {exc}")
-            raise typer.Exit(1) from exc
+            typer.echo(f"fatal: {exc}", err=True)
+            raise typer.Exit(1) from None
         console.print(
             f"segment: {run.count('done')} done, {run.count('skipped')} skipped, {run.count('failed')} failed -> {out}"
         )
         if run.failed:
-            table = Table("case", "reason", title="failed cases", show_lines=False)
+            table = Table(title="failed cases", show_lines=False)
+            table.add_column("case", overflow="fold")  # a long path wraps, never ends in an ellipsis
+            table.add_column("reason", overflow="fold")
             for r in run.failed:
-                table.add_row(r.case, r.message)
+                table.add_row(escape(r.case), escape(r.message))
             console.print(table)
             raise typer.Exit(3)
 
@@ -126,7 +134,13 @@ def register(app: typer.Typer) -> None:
         console = Console(stderr=True)
         try:
             written = write_region_mask(labelmap, path, out)
-        except (NotAMaskError, UnknownNodeError, ValueError, OSError) as exc:
-            console.print(f"[red]error:[/red] {exc}")
-            raise typer.Exit(1) from exc
+        except (NotAMaskError, UnknownNodeError, ValueError) as exc:
+            where = "" if str(labelmap) in str(exc) or isinstance(exc, NotAMaskError | UnknownNodeError) else (
+                f"{labelmap}: ")
+            typer.echo(f"fatal: {where}{exc}", err=True)
+            raise typer.Exit(1) from None
+        except OSError as exc:
+            where = exc.filename if exc.filename is not None else out
+            typer.echo(f"fatal: {where}: {exc.strerror or exc}", err=True)
+            raise typer.Exit(1) from None
         console.print(f"{path}: {written.status}, {written.voxels} voxels -> {written.path}")

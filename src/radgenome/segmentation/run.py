@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from radgenome.corpus.inputs import InputCase, discover_inputs
 from radgenome.corpus.metadata import MetadataRow, read_metadata, volume_stem
+from radgenome.corpus.volume import DEFAULT_MAX_VOXELS
 from radgenome.model import OutputLayout
 from radgenome.segmentation.base import BackendUnavailableError, SegmentationError, Segmenter
 
@@ -42,6 +43,8 @@ class SegmentJob:
     dicom_series: Literal["error", "largest"] = "error"
     layout: bool = False
     """Also write RadGenome's seg_<stem>/ mask layout next to the label map."""
+    max_voxels: int = DEFAULT_MAX_VOXELS
+    """Volumes declaring more voxels are refused before decompressing (:func:`radgenome.corpus.volume.read_ct`)."""
 
 
 _SEGMENTERS: dict[tuple[str, str], Segmenter] = {}
@@ -66,7 +69,8 @@ def segment_case(job: SegmentJob, case: InputCase, row: MetadataRow | None = Non
     if not job.force and nii.exists() and side.exists():
         return CaseResult(case.stem, "skipped", "outputs exist (force to redo)", 0.0, [str(nii), str(side)])
     try:
-        volume = read_ct(case.path, row, min_voxels=job.min_voxels, dicom_series=job.dicom_series)
+        volume = read_ct(case.path, row, min_voxels=job.min_voxels, dicom_series=job.dicom_series,
+                         max_voxels=job.max_voxels)
         seg = _segmenter(job).segment(volume)
         written = write_segmentation(seg, volume, job.out_dir, space=job.space, stem=case.stem)
         outputs = [str(written.labelmap), str(written.sidecar)]
@@ -156,10 +160,12 @@ def run_segment(
     dicom_series: Literal["error", "largest"] = "error",
     layout: bool = False,
     progress: SegmentProgress | None = None,
+    max_voxels: int = DEFAULT_MAX_VOXELS,
 ) -> SegmentRun:
     """``radgenome segment``: every input case segmented into ``out_dir``; raises :class:`SegmentRunError` when
     nothing can be done (a bad case is a ``failed`` result, never an exception)."""
-    job = SegmentJob(backend, dict(options or {}), Path(out_dir), space, force, min_voxels, dicom_series, layout)
+    job = SegmentJob(backend, dict(options or {}), Path(out_dir), space, force, min_voxels, dicom_series, layout,
+                     max_voxels)
     try:
         _segmenter(job)  # fail fast when the backend cannot run at all
     except (BackendUnavailableError, ValueError, TypeError) as exc:

@@ -17,12 +17,12 @@ negatives that do not contradict them.
 
 from __future__ import annotations
 
-import csv
 import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from radgenome.csvcells import SafeWriter
 from radgenome.synth.phantom import LOBES, make_phantom, write_phantom_nifti
 from radgenome.synth.reports import FindingSpec, SyntheticReport, generate_report, write_reports_csv, write_truth_jsonl
 
@@ -119,7 +119,7 @@ def make_demo_corpus(
         meta = ds / "metadata" / f"{csv_split}_metadata.csv"
         meta.parent.mkdir(parents=True, exist_ok=True)
         with meta.open("w", encoding="utf-8", newline="") as fh:
-            w = csv.writer(fh)
+            w = SafeWriter(fh)
             w.writerow(["VolumeName", "RescaleSlope", "RescaleIntercept", "XYSpacing", "ZSpacing"])
             for c in plan:
                 if c.split == split:
@@ -127,7 +127,7 @@ def make_demo_corpus(
         labels = ds / "multi_abnormality_labels" / f"{csv_split}_predicted_labels.csv"
         labels.parent.mkdir(parents=True, exist_ok=True)
         with labels.open("w", encoding="utf-8", newline="") as fh:
-            w = csv.writer(fh)
+            w = SafeWriter(fh)
             w.writerow(["VolumeName", *LABELS])
             for r in reps:
                 w.writerow([r.volume, *(int(r.truth.labels.get(k, 0)) for k in LABELS)])

@@ -19,19 +19,19 @@ Everything is deterministic per ``(seed, index)``: report ``i`` does not depend 
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 import random
 import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from radgenome.anatomy import Hierarchy, load_hierarchy
+from radgenome.anatomy import Hierarchy, load_hierarchy, path_sort_key
+from radgenome.csvcells import SafeDictWriter
 from radgenome.model import Polarity
 from radgenome.text.measure import to_mm
 
@@ -106,6 +106,8 @@ class CatalogueFinding:
     templates: Mapping[str, tuple[str, ...]]
     impression: tuple[str, ...]
     present_only: bool = False
+    extra_nodes: tuple[str, ...] = ()
+    """Nodes the finding names itself beside its location ("peribronchial thickening" -> ``bronchie``)."""
 
     def pool(self, kind: str) -> tuple[str, ...]:
         """Templates of ``kind`` (present, present_sized, present_range, absent, uncertain) for this finding."""
@@ -137,6 +139,8 @@ class Catalogue:
     normals: tuple[NormalStatement, ...]
     locations: dict[str, Location]
     text: dict[str, Any]
+    node_regions: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """Multi-parent nodes -> the top-level region(s) the generator's phrases for them name."""
     """The remaining template data (impressions, change attributes, window clauses, remnants, ...)."""
 
     def finding(self, name: str) -> CatalogueFinding:
@@ -232,6 +236,7 @@ def load_catalogue() -> Catalogue:
             templates=_finding_templates(spec, text),
             impression=tuple(spec.get("impression", text["impression"])),
             present_only=bool(spec.get("present_only")),
+            extra_nodes=tuple(spec.get("extra_nodes", ())),
         )
     normals = tuple(
         NormalStatement(
@@ -253,6 +258,7 @@ def load_catalogue() -> Catalogue:
         normals=normals,
         locations=locations,
         text=text,
+        node_regions={k: tuple(v) for k, v in cat.get("node_regions", {}).items() if not k.startswith("_")},
     )
     _validate(catalogue)
     return catalogue
@@ -285,6 +291,9 @@ class TruthSize:
     """As written in the sentence, e.g. ``6x4 mm``."""
     values_mm: tuple[float, ...]
     largest_mm: float
+    kind: str = "measured"
+    """``measured``, or ``upper_bound`` when the template bounds it ("not exceeding {size}", "less than {size}"):
+    only measured sizes answer a finding's size."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -356,7 +365,8 @@ class ReportTruth:
                         "disorder": f.disorder,
                         "labels": list(f.labels),
                         "sizes": [
-                            {"text": z.text, "values_mm": list(z.values_mm), "largest_mm": z.largest_mm}
+                            {"text": z.text, "values_mm": list(z.values_mm), "largest_mm": z.largest_mm,
+                             "kind": z.kind}
                             for z in f.sizes
                         ],
                         "attributes": list(f.attributes),
@@ -540,6 +550,9 @@ def _uncertain_cues(template: str, cat: Catalogue) -> tuple[str, ...]:
     return tuple(v for k, v in cat.text["uncertain_attributes"].items() if k in low)
 
 
+_BOUNDED_SIZE = re.compile(r"(?:not exceeding|less than|below|smaller than)\s+\{size\}")
+
+
 def _finding_sentence(item: _Planned, rng: random.Random, cat: Catalogue) -> TruthSentence:
     f, loc = item.finding, item.location
     phrase_loc = rng.choice(loc.phrases)
@@ -563,18 +576,22 @@ def _finding_sentence(item: _Planned, rng: random.Random, cat: Catalogue) -> Tru
         change = rng.choice(cat.text["change_attributes"])
         text = text[:-1] + change["suffix"] + "."
         attributes = tuple(change["attributes"])
+    size = item.size
+    if size is not None and _BOUNDED_SIZE.search(template):
+        size = replace(size, kind="upper_bound")
+    nodes = tuple(dict.fromkeys((*loc.nodes, *f.extra_nodes)))
     truth = TruthFinding(
         finding_id=f.id,
         phrase=f.phrase,
         polarity=item.polarity,
-        nodes=loc.nodes,
+        nodes=nodes,
         side=loc.side,
         disorder=f.disorder,
         labels=f.labels,
-        sizes=(item.size,) if item.size is not None and "{size}" in template else (),
+        sizes=(size,) if size is not None and "{size}" in template else (),
         attributes=attributes,
     )
-    return TruthSentence(text, 0, 0, "findings", "finding", loc.nodes, (truth,))
+    return TruthSentence(text, 0, 0, "findings", "finding", nodes, (truth,))
 
 
 def _normal_sentence(n: NormalStatement, rng: random.Random) -> TruthSentence:
@@ -774,23 +791,34 @@ def region_sentences(report: SyntheticReport, hierarchy: Hierarchy | None = None
     """The truth as RadGenome region rows: path → the findings sentences on that node or below, in order.
 
     Independent of the text engine (an oracle for its region-report writer): each sentence's nodes are
-    expanded with :meth:`Hierarchy.expand_paths`, so a sentence also appears at every ancestor path.
+    expanded over their RadGenome paths, so a sentence also appears at every ancestor path. A node under two
+    top-level regions (``aorta``) keeps only the region(s) the catalogue says its phrases name
+    (``node_regions``: the generator's aorta is always the thoracic one).
     """
     h = hierarchy or load_hierarchy()
+    regions = load_catalogue().node_regions
     rows: dict[str, list[str]] = {}
     for s in report.truth.sentences:
-        for path in h.expand_paths(s.nodes):
+        paths: set[str] = set()
+        for node in s.nodes:
+            for path in h.paths(node):
+                if node in regions and path.split("/", 1)[0] not in regions[node]:
+                    continue
+                parts = path.split("/")
+                paths.update("/".join(parts[:i]) for i in range(1, len(parts) + 1))
+        for path in sorted(paths, key=path_sort_key):
             rows.setdefault(path, []).append(s.text)
     return rows
 
 
 # ----------------------------------------------------------------------------- writers
 def write_reports_csv(reports: Iterable[SyntheticReport], path: str | Path) -> Path:
-    """Write CT-RATE's report columns (``VolumeName,ClinicalInformation_EN,...``), UTF-8, RFC 4180 quoting."""
+    """Write CT-RATE's report columns (``VolumeName,ClinicalInformation_EN,...``), UTF-8, RFC 4180 quoting, cells
+    escaped against spreadsheet formulas (:mod:`radgenome.csvcells`; the reports reader undoes it)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=CSV_COLUMNS)
+        writer = SafeDictWriter(fh, fieldnames=CSV_COLUMNS)
         writer.writeheader()
         for r in reports:
             writer.writerow(r.row())

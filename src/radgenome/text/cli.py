@@ -240,9 +240,9 @@ def register(app: typer.Typer) -> None:
             with task_progress(console) as progress:
                 run = run_text(reports, out, backend=text_backend.name, backend_options=text_backend.options,
                                split=split, progress=progress)
-        except (ReportTableError, TextBackendError, ValueError, OSError) as exc:
+        except (ReportTableError, TextBackendError, ValueError) as exc:  # OSError: one fatal line from the main app
             say(console, "fatal", "red", str(exc))
-            raise typer.Exit(1) from exc
+            raise typer.Exit(1) from None
         except KeyboardInterrupt:
             say(console, "interrupted", "yellow", "nothing written; the LLM answers received so far are cached")
             raise typer.Exit(130) from None
@@ -253,6 +253,8 @@ def register(app: typer.Typer) -> None:
             f"[green]wrote[/green] {layout.tables_dir} and {layout.sentences}: {len(run.analyses)} reports, "
             f"{n_sent} sentences in {run.seconds:.2f} s ({rate:,.0f} reports/s)"
         )
+        for w in run.row_warnings:
+            say(console, "note", "cyan", str(w))
         problems = [str(e) for e in run.row_errors] + [f"{f.volume}: {f.reason}" for f in run.failed]
         for line in problems:
             say(console, "skipped", "yellow", line)

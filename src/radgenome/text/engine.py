@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from radgenome import __version__
-from radgenome.anatomy import Hierarchy, load_hierarchy
+from radgenome.anatomy import Hierarchy, load_hierarchy, sentence_paths
 from radgenome.model import Finding, Measurement, Report, ReportAnalysis, Section, Sentence
 from radgenome.text.base import OK, Progress, RunVerdict, TextFailure, analyze_each
 from radgenome.text.disorders import case_disorders
@@ -17,7 +17,7 @@ from radgenome.text.labels import LABELS, sentence_labels
 from radgenome.text.sections import split_sections
 from radgenome.text.sentences import split_sentences
 
-RULES_VERSION = "1"
+RULES_VERSION = "2"
 """Bumped whenever the rules or their data files change what they produce."""
 
 _GROUNDED = (Section.FINDINGS, Section.IMPRESSIONS)
@@ -68,6 +68,7 @@ class RulesBackend:
         index = 0
         for section, text, offset in split_sections(report):
             previous: Grounding | None = None
+            previous_paths: tuple[str, ...] = ()
             for span in split_sentences(text):
                 sent = Sentence(
                     volume=report.volume,
@@ -84,6 +85,10 @@ class RulesBackend:
                     grounding = ground_sentence(span.text, previous)
                     previous = grounding
                     sent.nodes = grounding.nodes
+                    # a continuation keeps the paths its antecedent chose ("The abdominal aorta is ectatic. It ...")
+                    inherited = grounding.source == "context" and previous_paths
+                    sent.node_paths = previous_paths if inherited else sentence_paths(grounding.nodes, span.text)
+                    previous_paths = sent.node_paths
                     sent.grounding_confidence = grounding.confidence
                     if grounding.source in ("context", "others"):
                         sent.flags = (f"grounded_by_{grounding.source}",)

@@ -33,6 +33,7 @@ _POST_MODIFIABLE = frozenset({"thickening", "thickenings", "thickness increase",
                               "calcifications", "dilatation", "dilation", "enlargement", "ectasia", "obstruction",
                               "occlusion", "narrowing"})
 _MAX_MODIFIERS = 4
+_PREDICATE_WORDS = frozenset({"is", "are", "was", "were", "be", "been", "not", "seems", "appears", "looks"})
 
 
 @dataclass(frozen=True)
@@ -113,8 +114,14 @@ def _distributed(low: str, mods: list[tuple[str, int]], stop_token: str, stop_po
             if first in vocab.distributive and word in vocab.distributive:
                 rest = " ".join(w for w, _ in mods[1:])
                 out.append(" ".join(x for x in (word, rest, head) if x))
-            elif _ADJECTIVE.search(word) and word not in vocab.stop and word not in vocab.drop_leading:
-                # "emphysematous and passive atelectatic changes" -> also "emphysematous changes"
+            elif (
+                _ADJECTIVE.search(word)
+                and word not in vocab.stop
+                and word not in vocab.drop_leading
+                and not (len(prev) > 1 and prev[-2].group(0) in _PREDICATE_WORDS)
+            ):
+                # "emphysematous and passive atelectatic changes" -> also "emphysematous changes" (but not the
+                # predicate adjective of another clause: "the appearance is not typical, viral pneumonia ...")
                 out.append(f"{word} {head.rsplit(' ', 1)[-1]}")
     return out, False
 

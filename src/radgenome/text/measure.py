@@ -16,6 +16,15 @@
 Qualifiers stay outside the span: ``up to 5 mm`` → ``5 mm``; ``measuring 12 mm in diameter`` → ``12 mm``.
 A change written with the unit twice (``from 12 mm to 15 mm``) is two measurements, not a range.
 
+Each measurement has a kind (:class:`~radgenome.model.SizeKind`), read from the words around it:
+
+- ``upper_bound``: ``not exceeding 1 cm``, ``less than 1 cm``, ``below 1 cm``, ``at most 5 mm``, ``< 1 cm``;
+- ``lower_bound``: ``more than 2 cm``, ``exceeding 10 mm``, ``at least 3 cm``, ``> 2 cm``;
+- ``prior``: a size of an earlier examination — ``(8.5 mm in diameter in the previous examination)``,
+  ``was measured as 14 mm in the previous CT``, ``previously 8 mm``, ``from 12 mm`` (to 15 mm);
+- ``measured``: every other size (the current one). Only these answer a finding's size. ``measuring up to 78 mm``
+  and ``a maximum diameter of 25 mm`` are measured: in reports they give the largest size found, not a bound.
+
 Not measurements (deliberately skipped): areas and volumes (``cm2``, ``mm²``, ``cm3``, ``mm3``, ``cc``,
 ``ml``) — they are not lengths and have no largest dimension; pressures (``mm Hg``, ``mmHg``, ``cm H2O``);
 densities (``HU``, ``Hounsfield``); image/series/slice numbers, dates (``7.12.2021``), vertebra levels
@@ -25,10 +34,11 @@ densities (``HU``, ``Hounsfield``); image/series/slice numbers, dates (``7.12.20
 from __future__ import annotations
 
 import re
+from itertools import pairwise
 
-from radgenome.model import Measurement
+from radgenome.model import Measurement, SizeKind
 
-__all__ = ["parse_measurements", "to_mm"]
+__all__ = ["parse_measurements", "size_kind", "to_mm"]
 
 _NUM = r"\d+(?:[.,]\d+)?"
 _UNIT = (
@@ -51,6 +61,68 @@ _CANNOT_ENUMERATE = re.compile(
 )
 _BETWEEN = re.compile(r"\bbetween\s+$", re.IGNORECASE)
 _QUICK = re.compile(r"\d\s*-?\s*(?:[mc]m|millim|centim)", re.IGNORECASE)
+
+
+# a bound word right before the number ("a short axis not exceeding 1 cm", "with a diameter of less than 5 mm")
+_BOUND_TAIL = (
+    r"\s*(?:(?:a|an|the)\s+)?(?:(?:short|long|largest|maximum|greatest)\s+)?"
+    r"(?:(?:axis|axes|diameters?|sizes?|thickness|width|length)\s+)?(?:of\s+)?$"
+)
+_UPPER = re.compile(
+    r"(?:\bnot\s+exceed(?:ing|s)?|\bdo(?:es)?\s+not\s+exceed|\bless\s+than|\bsmaller\s+than|"
+    r"\bshorter\s+than|\bthinner\s+than|\bbelow|\bunder|\bat\s+most|\bnot\s+reaching|<=?|≤)"
+    + _BOUND_TAIL,
+    re.IGNORECASE,
+)
+_LOWER = re.compile(
+    r"(?:\bmore\s+than|\bgreater\s+than|\blarger\s+than|\blonger\s+than|\bthicker\s+than|\bover|"
+    r"(?<!not\s)\bexceed(?:ing|s)?|\bat\s+least|\babove|>=?|≥)" + _BOUND_TAIL,
+    re.IGNORECASE,
+)
+_EARLIER = r"(?:previous|prior|earlier|former|last|old|preceding|initial)"
+_NOT_NOW = r"(?:(?!\b(?:now|current\w*|present|presently|today|recent|new)\b)[^;:()])"
+# "... 8.5 mm in diameter in the previous examination)", "14 mm in the previous CT examination"
+_PRIOR_AFTER = re.compile(
+    rf"{_NOT_NOW}{{0,40}}?\b(?:in|on|at|of)\s+(?:the\s+|his\s+|her\s+|an?\s+)?(?:\w+\s+){{0,2}}?{_EARLIER}\b",
+    re.IGNORECASE,
+)
+# "previously 8 mm", "in the previous examination it was measured as 8 mm" (a past-tense verb after the cue:
+# "the lesion, not present in the previous examination, measures 12 mm" is a current size)
+_PRIOR_BEFORE = re.compile(
+    rf"(?:\bpreviously\b|\b(?:in|on)\s+(?:the\s+)?(?:\w+\s+){{0,2}}?{_EARLIER}\s+(?:\w+\s+){{0,2}}?"
+    rf"(?:examinations?|exams?|stud(?:y|ies)|ct|scans?|imaging|tomography|pet(?:-ct)?|mri?|one)\b"
+    rf"{_NOT_NOW}{{0,30}}?\b(?:was|were|had\s+been|measur(?:ed|ing))\b)"
+    rf"(?:(?!\b(?:is|are|measures)\b){_NOT_NOW}){{0,40}}$",
+    re.IGNORECASE,
+)
+_EARLIER_WORD = re.compile(rf"{_EARLIER}|previously", re.IGNORECASE)
+_FROM_BEFORE = re.compile(r"\bfrom\s+$", re.IGNORECASE)
+_TO_AFTER = re.compile(r"\s*to\s+\d", re.IGNORECASE)
+_KIND_WINDOW = 70
+# every word a kind cue above can start with (a cheap test before the cues themselves)
+_KIND_CUES = re.compile(
+    r"exceed|up\s+to|less|small|short|thin|below|under|most|reach|maxim|more|great|larg|long|thick|over|least|"
+    r"above|previous|prior|earlier|former|\bold|preceding|initial|\bfrom\b|[<>≤≥]",
+    re.IGNORECASE,
+)
+_ENUM_GAP = re.compile(r"\s*(?:,|and|or|,\s*and)\s*")
+
+
+def size_kind(sentence: str, start: int, end: int) -> SizeKind:
+    """The kind of the size written at ``sentence[start:end]`` (see the module docstring)."""
+    before = sentence[max(0, start - _KIND_WINDOW) : start]
+    after = sentence[end : end + _KIND_WINDOW]
+    if (_EARLIER_WORD.search(after) and _PRIOR_AFTER.match(after)) or (
+        _EARLIER_WORD.search(before) and _PRIOR_BEFORE.search(before)
+    ):
+        return SizeKind.PRIOR
+    if _FROM_BEFORE.search(before) and _TO_AFTER.match(after):
+        return SizeKind.PRIOR
+    if _UPPER.search(before):
+        return SizeKind.UPPER_BOUND
+    if _LOWER.search(before):
+        return SizeKind.LOWER_BOUND
+    return SizeKind.MEASURED
 
 
 def to_mm(value: float, unit: str) -> float:
@@ -98,4 +170,20 @@ def parse_measurements(sentence: str) -> tuple[Measurement, ...]:
         body_start = m.start("body")
         values = tuple(_value(n.group(0)) for n in _NUMBER.finditer(sentence, body_start, m.end("body")))
         out.append(_make(sentence[body_start : m.end()], body_start, values, unit))
+    if out and _KIND_CUES.search(sentence) is not None:  # most sentences have no bound or comparison word at all
+        for meas in out:
+            meas.kind = size_kind(sentence, meas.start, meas.end)
+        _share_enumeration_kinds(sentence, out)
     return tuple(out)
+
+
+def _share_enumeration_kinds(sentence: str, out: list[Measurement]) -> None:
+    """"up to 4, 5 and 7 mm": the numbers of one enumeration share the kind of its first number."""
+    for a, b in pairwise(out):
+        if (
+            a.kind is not SizeKind.MEASURED
+            and b.kind is SizeKind.MEASURED
+            and b.start - a.end <= 6
+            and _ENUM_GAP.fullmatch(sentence, a.end, b.start)
+        ):
+            b.kind = a.kind

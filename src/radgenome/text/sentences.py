@@ -21,7 +21,9 @@ _ABBREVIATIONS = frozenset(
 _CANDIDATE = re.compile(
     r"[.!?]+[\"'\)\]]*(?=\s|[A-Z]|$)|\n\s*\n|\n(?=\s*(?:\d{1,2}[.)]|[-•*])\s)"
     r"|(?<=[A-Za-z)])  +(?=[A-Z][a-z])"  # CT-RATE impressions separate items by two spaces, sometimes no period
+    r"|\.(?<=[a-z]{4}\.)(?=\d)"  # "was detected.3 mm calculus" (a word's period, then a size)
 )
+_SIZE_AHEAD = re.compile(r"\s*\d+(?:[.,]\d+)?(?:\s*[x×*]\s*\d+(?:[.,]\d+)?)*\s*-?\s*(?:mm|cm|millimet|centimet)", re.I)
 _LIST_MARKER = re.compile(r"(?:\d{1,2}[.)]|[-•*])\s+")
 _WORD_BEFORE = re.compile(r"([A-Za-z][A-Za-z.]*)$")
 _BARE_NUMBER = re.compile(r"\s*\d{1,2}")
@@ -92,7 +94,15 @@ def _is_boundary(text: str, seg_start: int, punct_start: int, punct_end: int) ->
         return True
     if nxt.isdigit():
         # a numbered list item ("... . 2. Atelectasis") starts a new sentence; "left 6. rib" does not
-        return spaced and _LIST_MARKER.match(text, j) is not None and punct.endswith((".", "!", "?", ")"))
+        if spaced and _LIST_MARKER.match(text, j) is not None and punct.endswith((".", "!", "?", ")")):
+            return True
+        # "No stone was detected. 3 mm calculus is observed": a sentence may start with a size
+        if punct == "." and _SIZE_AHEAD.match(text, punct_end):
+            prev_word_m = _WORD_BEFORE.search(text, max(0, punct_start - 40), punct_start)
+            prev_word = prev_word_m.group(1) if prev_word_m else ""
+            return len(prev_word) >= 4 and prev_word.isalpha() and prev_word.islower() and (
+                prev_word not in _ABBREVIATIONS)
+        return False
     if nxt in "-•*":
         return spaced and _LIST_MARKER.match(text, j) is not None
     return False
