@@ -3,6 +3,8 @@ cartilages, the sacrum's S1, and the spine's variation."""
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -24,7 +26,7 @@ def test_level_table() -> None:
     lv = spine_levels()
     assert [v.name for v in lv] == list(LEVEL_NAMES) and all(is_mask_name(n) for n in LEVEL_NAMES)
     assert lv[T1_INDEX].centre == T1_Z and lv[S1_INDEX].disc_below == 0.0
-    for upper, lower in zip(lv[:-1], lv[1:], strict=True):
+    for upper, lower in itertools.pairwise(lv):
         assert upper.bottom - upper.disc_below == pytest.approx(lower.top)  # the disc fills the gap exactly
     heights = [thoracic(lv, k).height for k in range(1, 13)]
     assert heights == sorted(heights) and heights[-1] > heights[0] + 4  # thoracic bodies grow downwards
